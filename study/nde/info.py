@@ -1,0 +1,73 @@
+"""``SolveInfo``: what one solve cost and what its regularizer measured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class FieldCalls:
+    """Counts calls of the learned vector field, by phase of the computation."""
+
+    forward: int = 0
+    regularizer: int = 0
+    backward: int = 0
+    phase: str = "forward"
+
+    def count(self) -> None:
+        setattr(self, self.phase, getattr(self, self.phase) + 1)
+
+
+@dataclass
+class SolveInfo:
+    """Statistics of one solve.
+
+    ``nfe`` counts vector-field calls of the forward solve only; the regularization step's calls
+    are ``reg_nfe``. ``nfe_backward`` counts the calls the continuous adjoint makes during
+    ``loss.backward()`` (it is read live, so look at it after the backward pass); backpropagation
+    through the solver differentiates the recorded graph and makes no calls, so it stays 0 there.
+    ``steps`` and ``rejected`` are accepted and rejected step attempts of the forward solve;
+    ``step_starts``/``step_sizes`` list the accepted steps. ``reg`` is the regularization penalty
+    (a 0-dim tensor, zero without a regularizer); ``reg_time``/``reg_step`` are the sampled time
+    ``t_s`` and step size ``h`` of the local regularizer's recomputed step. ``first_step`` is the
+    step size the solver tried first (its own heuristic, a given value, or the warm start).
+    """
+
+    reg: torch.Tensor
+    steps: int = 0
+    rejected: int = 0
+    reg_time: float | None = None
+    reg_step: float | None = None
+    first_step: float | None = None
+    step_starts: list[float] = field(default_factory=list, repr=False)
+    step_sizes: list[float] = field(default_factory=list, repr=False)
+    calls: FieldCalls = field(default_factory=FieldCalls, repr=False)
+    end_time: float | None = None
+
+    @property
+    def nfe(self) -> int:
+        return self.calls.forward
+
+    @property
+    def reg_nfe(self) -> int:
+        return self.calls.regularizer
+
+    @property
+    def nfe_backward(self) -> int:
+        return self.calls.backward
+
+    def summary(self) -> dict[str, float | int | None]:
+        """Plain numbers, for logs and JSON."""
+        return {
+            "nfe": self.nfe,
+            "reg_nfe": self.reg_nfe,
+            "nfe_backward": self.nfe_backward,
+            "steps": self.steps,
+            "rejected": self.rejected,
+            "reg": float(self.reg.detach()),
+            "reg_time": self.reg_time,
+            "reg_step": self.reg_step,
+            "first_step": self.first_step,
+        }

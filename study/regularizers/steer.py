@@ -1,0 +1,31 @@
+"""STEER: train with a random end time ``T ~ Uniform(t1 - b, t1 + b)``, ``0 < b < t1 - t0``.
+
+Only the end time changes (no penalty term). ``NeuralODE`` uses regularizers in training mode
+only, so evaluation integrates to the true ``t1``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from study.regularizers.base import Regularizer, positive
+
+
+class STEER(Regularizer):
+    name = "steer"
+
+    def __init__(self, *, b: float = 0.5):
+        self.b = positive("b", b)
+
+    def options(self) -> dict[str, object]:
+        return {"b": self.b}
+
+    def end_time(self, t: torch.Tensor) -> torch.Tensor:
+        last_gap = float(t[-1] - t[-2])
+        if not self.b < abs(last_gap):
+            raise ValueError(
+                f"steer needs 0 < b < t1 - t0 (the last interval, {abs(last_gap):.6g}), "
+                f"got b={self.b}"
+            )
+        shift = (2.0 * torch.rand((), dtype=t.dtype, device=t.device) - 1.0) * self.b
+        return torch.cat([t[:-1], (t[-1] + shift).reshape(1)])
