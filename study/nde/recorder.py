@@ -71,7 +71,7 @@ class StepRecorder:
 
     @contextmanager
     def step_attempt(self, t: torch.Tensor) -> Iterator[None]:
-        self.time = float(t)
+        self.time = float(t.detach())
         if self.attempts >= self.max_steps:
             raise StepBudgetExceeded(
                 f"the solver exceeded its budget of {self.max_steps} steps at t={self.time:.6g}",
@@ -99,11 +99,11 @@ class StepRecorder:
         if not accepted:
             self.rejected += 1
             return
-        t0, t1 = float(new.t0), float(new.t1)
+        t0, t1 = float(new.t0.detach()), float(new.t1.detach())
         self.step_starts.append(t0)
         self.step_sizes.append(t1 - t0)
         if self.first_proposal is None:
-            self.first_proposal = float(new.dt)
+            self.first_proposal = float(new.dt.detach())
         if self.selector is not None and self.selector(t0, t1):
             self.selected = SelectedStep(t0=new.t0, t1=new.t1, y0=old.y1, interp=new.interp_coeff)
         if self.keep_stages:

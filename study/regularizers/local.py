@@ -90,4 +90,4 @@ class Local(Regularizer):
             else:
                 size = stiffness_estimate(step.ys, step.ks)
             value = size * h.to(size.dtype)
-        return Penalty(value, time=float(t_s), step=float(h))
+        return Penalty(value, time=float(t_s.detach()), step=float(h.detach()))
