@@ -40,6 +40,7 @@ class Penalty:
     value: torch.Tensor
     time: float | None = None
     step: float | None = None
+    state: torch.Tensor | None = None
 
 
 class SolveHooks:

@@ -215,6 +215,7 @@ def solve_ode(
         rejected=recorder.rejected,
         reg_time=penalty.time,
         reg_step=penalty.step,
+        reg_state=penalty.state,
         first_step=recorder.first_step,
         step_starts=recorder.step_starts,
         step_sizes=recorder.step_sizes,

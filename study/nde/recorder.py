@@ -93,7 +93,8 @@ class StepRecorder:
         """``old``/``new``: torchdiffeq's Runge-Kutta state before and after the attempt."""
         if not bool(torch.isfinite(new.dt)):
             raise NonFiniteState(
-                f"non-finite error estimate (NaN/inf in the dynamics) at t={self.time:.6g}",
+                "non-finite error estimate (NaN/inf in the dynamics) in the step from "
+                f"t={self.time:.6g}",
                 time=self.time,
             )
         if not accepted:

@@ -76,18 +76,20 @@ class Local(Regularizer):
         chosen = ctx.recorder.selected
         if chosen is None:  # no accepted step (cannot happen for t1 > t0)
             return Penalty(ctx.ys.new_zeros(()))
-        h = chosen.t1 - chosen.t0
+        # (t_s, y_s, h) are constants: even the step size depends on y0 through the solver's
+        # initial-step heuristic, and no gradient may reach the past of the solve.
+        t0, t1 = chosen.t0.detach(), chosen.t1.detach()
+        h = t1 - t0
         if isinstance(self._pick, _Unbiased):
-            t_s = torch.as_tensor(self._pick.time, dtype=chosen.t0.dtype, device=chosen.t0.device)
-            y_s = _torchdiffeq.interpolate(chosen.interp, chosen.t0, chosen.t1, t_s)
+            t_s = torch.as_tensor(self._pick.time, dtype=t0.dtype, device=t0.device)
+            y_s = _torchdiffeq.interpolate([c.detach() for c in chosen.interp], t0, t1, t_s)
         else:
-            t_s, y_s = chosen.t0, chosen.y0
-        y_s = y_s.detach()
+            t_s, y_s = t0, chosen.y0.detach()
         with torch.enable_grad():
-            step = rk_step(ctx.field, t_s.detach(), y_s, h.detach(), ctx.tableau)
+            step = rk_step(ctx.field, t_s, y_s, h, ctx.tableau)
             if self.estimate == "error":
                 size = error_ratio(step.error, y_s, step.y1, ctx.rtol, ctx.atol, ctx.norm)
             else:
                 size = stiffness_estimate(step.ys, step.ks)
             value = size * h.to(size.dtype)
-        return Penalty(value, time=float(t_s.detach()), step=float(h.detach()))
+        return Penalty(value, time=float(t_s), step=float(h), state=y_s)
