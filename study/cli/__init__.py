@@ -15,6 +15,7 @@ from study.cli.errors import UserError, fail
 
 # Subcommand modules, in the order ``study --help`` lists them.
 COMMANDS: list[str] = [
+    "study.cli.train",
 ]
 
 

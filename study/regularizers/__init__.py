@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 
+from study.nde.sde_hooks import SDEHooks
 from study.regularizers.base import NoRegularizer, Regularizer
 from study.regularizers.global_estimates import GlobalError, GlobalStiffness
 from study.regularizers.local import ESTIMATES, SAMPLINGS, Local
@@ -26,6 +27,11 @@ _REGISTRY: dict[str, type[Regularizer]] = {
 def names() -> list[str]:
     """Registered regularizer names, vanilla (``none``) first."""
     return list(_REGISTRY)
+
+
+def supports_sde(name: str) -> bool:
+    """Whether regularizer ``name`` also works on SDE solves (``study.nde.solve_sde``)."""
+    return issubclass(_lookup(name), SDEHooks)
 
 
 def option_names(name: str) -> list[str]:
@@ -65,4 +71,5 @@ __all__ = [
     "make",
     "names",
     "option_names",
+    "supports_sde",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from study.nde.hooks import SolveHooks
+from study.nde.sde_hooks import SDEHooks
 
 
 def choice(name: str, value, accepted: Iterable) -> object:
@@ -41,7 +42,7 @@ class Regularizer(SolveHooks):
         return f"{type(self).__name__}({opts})"
 
 
-class NoRegularizer(Regularizer):
+class NoRegularizer(Regularizer, SDEHooks):
     """Vanilla training: every comparison is a ratio against it."""
 
     name = "none"

@@ -14,6 +14,7 @@ import torch
 from study.nde.hooks import Penalty, SolveContext
 from study.nde.tableau import combine, error_ratio, stiffness_estimate
 from study.regularizers.base import Regularizer
+from study.regularizers.sde import GlobalErrorSDE
 
 
 class _Global(Regularizer):
@@ -39,7 +40,7 @@ class _Global(Regularizer):
         return Penalty(total)
 
 
-class GlobalError(_Global):
+class GlobalError(_Global, GlobalErrorSDE):
     name = "global-error"
 
     def step_size(self, ctx, h, ys, ks, y1):

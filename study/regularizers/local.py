@@ -25,6 +25,7 @@ from study.nde import _torchdiffeq
 from study.nde.hooks import Penalty, SolveContext
 from study.nde.tableau import error_ratio, rk_step, stiffness_estimate
 from study.regularizers.base import Regularizer, choice
+from study.regularizers.sde import LocalSDE
 
 SAMPLINGS = ("unbiased", "biased")
 ESTIMATES = ("error", "stiffness")
@@ -55,7 +56,7 @@ class _Biased:
         return float(torch.rand(())) * self.seen < 1.0
 
 
-class Local(Regularizer):
+class Local(Regularizer, LocalSDE):
     name = "local"
 
     def __init__(self, *, sampling: str = "unbiased", estimate: str = "error"):

@@ -1,0 +1,279 @@
+"""``solve_sde`` and ``NeuralSDE``: adaptive torchsde solves with statistics and a regularizer.
+
+An SDE is any object in torchsde's convention: attributes ``noise_type`` and ``sde_type``, a
+drift ``f(t, y)`` and a diffusion ``g(t, y)`` (``nn.Module`` to train it). The solve always steps
+adaptively (torchsde's step doubling: a full step and two half steps per attempt, accepted when
+the tolerance-scaled RMS of their difference is at most 1), and counts drift and diffusion calls.
+Besides its per-step calls, torchsde calls the drift and the diffusion once each before
+integrating, to check their shapes; those calls are part of ``nfe`` too.
+
+Without ``bm`` the solve draws a ``BrownianInterval`` over ``[ts[0], ts[-1]]`` whose entropy comes
+from torch's global generator, so ``torch.manual_seed`` makes SDE solves reproducible.
+``first_step`` is ``None`` (torchsde's initial step, ``1e-3``), a number, or ``"warm"``: like
+``solve_ode``, the step size tried after the first accepted step of the previous solve of the same
+SDE object (per training mode, method, tolerances), capped at the interval length.
+
+Gradients: ``adjoint=False`` backpropagates through the solver; ``adjoint=True`` uses
+``sdeint_adjoint`` with an adaptive backward solve at the same tolerances (torchsde's default
+adjoint method for the SDE's type).
+"""
+
+from __future__ import annotations
+
+import torch
+import torchsde
+from torch import nn
+
+from study.nde import _torchsde
+from study.nde.errors import NonFiniteState, SolverError
+from study.nde.hooks import SolveHooks
+from study.nde.info import FieldCalls, SolveInfo
+from study.nde.ode import DEFAULT_MAX_STEPS, _positive, _WarmSteps
+from study.nde.sde_hooks import SDEHooks, SDESolveContext
+from study.nde.sde_recorder import SDEStepRecorder
+
+SDE_METHODS = _torchsde.ADAPTIVE_METHODS
+DEFAULT_FIRST_STEP = 1e-3  # torchsde's own default initial step
+DEFAULT_DT_MIN = 1e-5  # torchsde's default: smaller steps are accepted anyway (with a warning)
+
+_WARM = _WarmSteps()
+
+
+class _CountedSDE(nn.Module):
+    """The user's SDE, counting drift and diffusion calls."""
+
+    def __init__(self, sde, drift: FieldCalls, diffusion: FieldCalls):
+        super().__init__()
+        self.sde = sde
+        self.noise_type = sde.noise_type
+        self.sde_type = sde.sde_type
+        self.drift = drift
+        self.diffusion = diffusion
+
+    def f(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.drift.count()
+        return self.sde.f(t, y)
+
+    def g(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.diffusion.count()
+        return self.sde.g(t, y)
+
+
+def _validate(sde, method, rtol, atol, adjoint, first_step, dt_min, ts, y0) -> tuple[float, float]:
+    for attr in ("noise_type", "sde_type"):
+        if not isinstance(getattr(sde, attr, None), str):
+            raise ValueError(f"the SDE needs a string attribute {attr!r} (torchsde's convention)")
+    for name in ("f", "g"):
+        if not callable(getattr(sde, name, None)):
+            raise ValueError(f"the SDE needs a method {name}(t, y) (drift f, diffusion g)")
+    if method not in SDE_METHODS:
+        raise ValueError(
+            f"unknown SDE method {method!r}: adaptive methods are {', '.join(SDE_METHODS)}"
+        )
+    sde_types = _torchsde.METHOD_SDE_TYPES[method]
+    if sde.sde_type not in sde_types:
+        raise ValueError(
+            f"method {method!r} integrates {' and '.join(sde_types)} SDEs, not {sde.sde_type!r}"
+        )
+    noise = _torchsde.noise_types(method, sde.sde_type)
+    if sde.noise_type not in noise:
+        raise ValueError(
+            f"method {method!r} does not support noise type {sde.noise_type!r}: it supports "
+            f"{', '.join(noise)}"
+        )
+    rtol = _positive("rtol", rtol)
+    atol = _positive("atol", atol)
+    _positive("dt_min", dt_min)
+    if type(adjoint) is not bool:
+        raise ValueError(f"adjoint must be True or False for SDE solves, got {adjoint!r}")
+    if first_step is not None and first_step != "warm":
+        _positive("first_step", first_step)
+    if not isinstance(y0, torch.Tensor) or not y0.is_floating_point() or y0.ndim != 2:
+        raise ValueError("y0 must be a floating-point tensor of shape (batch, state)")
+    if not isinstance(ts, torch.Tensor) or ts.ndim != 1 or len(ts) < 2:
+        raise ValueError("ts must be a 1-D tensor of at least two time points")
+    if not bool((ts[1:] > ts[:-1]).all()):
+        raise ValueError("ts must be strictly increasing")
+    return rtol, atol
+
+
+def _hooks(regularizer: SolveHooks | None, method: str, adjoint: bool) -> SolveHooks:
+    if regularizer is None:
+        return _NoHooks()
+    if not isinstance(regularizer, SDEHooks):
+        raise ValueError(
+            f"{regularizer!r} cannot regularize an SDE solve (it has no SDE hooks); "
+            "SDE-capable regularizers implement study.nde.SDEHooks"
+        )
+    regularizer.check_sde(method=method, adjoint=adjoint)
+    return regularizer
+
+
+class _NoHooks(SolveHooks, SDEHooks):
+    pass
+
+
+def _noise_size(sde, ts: torch.Tensor, y0: torch.Tensor) -> int:
+    if sde.noise_type == "diagonal":
+        return y0.shape[1]
+    if sde.noise_type == "scalar":
+        return 1
+    return sde.g(ts[0], y0).shape[-1]  # general/additive: (batch, state, noise)
+
+
+def solve_sde(
+    sde,
+    y0: torch.Tensor,
+    ts: torch.Tensor,
+    *,
+    method: str = "srk",
+    rtol: float = 1e-5,
+    atol: float = 1e-4,
+    adjoint: bool = False,
+    regularizer: SolveHooks | None = None,
+    bm: torchsde.BrownianInterval | None = None,
+    first_step: float | str | None = None,
+    dt_min: float = DEFAULT_DT_MIN,
+    max_steps: int = DEFAULT_MAX_STEPS,
+) -> tuple[torch.Tensor, SolveInfo]:
+    """Solve the SDE from ``y0`` (shape ``(batch, state)``) at times ``ts`` adaptively.
+
+    Returns ``(ys, info)``: ``ys`` of shape ``(len(ts), batch, state)`` as torchsde returns it
+    (linear interpolation between accepted steps at times that are not step ends) and a
+    ``SolveInfo`` whose ``nfe`` is drift plus diffusion calls (``nfe_drift``, ``nfe_diffusion``),
+    ``steps``/``rejected`` accepted and rejected step-doubling attempts. ``method`` is one of
+    ``SDE_METHODS`` (defaults to torchsde's choice for Ito SDEs, ``srk``; ``milstein`` costs one
+    drift and one diffusion call per step). ``bm`` is the Brownian motion to integrate against
+    (a ``BrownianInterval`` lets a regularizer re-query it exactly). ``regularizer`` must have SDE
+    hooks (``study.regularizers``: ``none``, ``local``, ``global-error``).
+    """
+    rtol, atol = _validate(sde, method, rtol, atol, adjoint, first_step, dt_min, ts, y0)
+    hooks = _hooks(regularizer, method, adjoint)
+
+    drift, diffusion = FieldCalls(), FieldCalls()
+    counted = _CountedSDE(sde, drift, diffusion)
+    if bm is None:
+        entropy = int(torch.randint(0, 2**31 - 1, ()))
+        bm = _torchsde.brownian(method, sde.sde_type, float(ts[0]), float(ts[-1]),
+                                (y0.shape[0], _noise_size(counted, ts, y0)), y0.dtype, y0.device,
+                                entropy)
+
+    span = float(ts[-1]) - float(ts[0])
+    warm_key = (method, rtol, atol, 1)
+    dt = DEFAULT_FIRST_STEP
+    if first_step == "warm":
+        dt = _WARM.get(sde, *warm_key) or DEFAULT_FIRST_STEP
+    elif first_step is not None:
+        dt = float(first_step)
+
+    recorder = SDEStepRecorder(
+        selector=hooks.selector(float(ts[0]), float(ts[-1])),
+        keep_stages=hooks.keep_stages,
+        max_steps=max_steps,
+    )
+    settings = dict(bm=bm, method=method, dt=dt, adaptive=True, rtol=rtol, atol=atol,
+                    dt_min=dt_min)
+    with _torchsde.recording(recorder.attempted) as watch:
+        try:
+            if adjoint:
+                params = tuple(sde.parameters()) if isinstance(sde, nn.Module) else ()
+                ys = torchsde.sdeint_adjoint(
+                    counted, y0, ts, adjoint_adaptive=True, adjoint_rtol=rtol,
+                    adjoint_atol=atol, adjoint_params=params, **settings,
+                )
+            else:
+                ys = torchsde.sdeint(counted, y0, ts, **settings)
+        except AssertionError as exc:  # torchsde asserts a finite error estimate
+            raise _translate(exc, watch.time) from exc
+    if not bool(torch.isfinite(ys[-1]).all()):
+        raise NonFiniteState("non-finite state (NaN/inf) at the end of the solve",
+                             time=float(ts[-1]))
+
+    drift.phase = diffusion.phase = "regularizer"
+    ctx = SDESolveContext(
+        doubling=watch.doubling,
+        error_ratio=lambda y_full, y_half: _torchsde.error_ratio(y_full, y_half, rtol, atol),
+        rtol=rtol, atol=atol, t=ts, ys=ys, recorder=recorder,
+    )
+    penalty = hooks.sde_penalty(ctx)
+    drift.phase = diffusion.phase = "backward"
+
+    if first_step == "warm" and recorder.first_proposal is not None:
+        _WARM.put(sde, *warm_key, value=min(recorder.first_proposal, span))
+
+    info = SolveInfo(
+        reg=penalty.value,
+        steps=len(recorder.step_starts),
+        rejected=recorder.rejected,
+        reg_time=penalty.time,
+        reg_step=penalty.step,
+        reg_state=penalty.state,
+        first_step=recorder.first_step,
+        step_starts=recorder.step_starts,
+        step_sizes=recorder.step_sizes,
+        calls=drift,
+        end_time=float(ts[-1]),
+        diffusion=diffusion,
+    )
+    return ys, info
+
+
+def _translate(exc: AssertionError, time: float | None) -> SolverError:
+    where = f" in the step from t={time:.6g}" if time is not None else ""
+    if "nan" in str(exc).lower():
+        return NonFiniteState(f"non-finite error estimate (NaN/inf in the dynamics){where}",
+                              time=time)
+    return SolverError(f"solver failed{where}: {exc}", time=time)
+
+
+class NeuralSDE(nn.Module):
+    """``forward(y0)`` integrates ``sde`` over ``t_span`` and returns the final state; with
+    ``ts`` it returns the states at all times ``ts``, shape ``(len(ts), batch, state)``.
+
+    The last call's ``SolveInfo`` is kept on ``.info``. The regularizer is applied in training
+    mode only: in ``eval()`` mode no regularization cost is paid.
+    """
+
+    def __init__(
+        self,
+        sde: nn.Module,
+        *,
+        t_span: tuple[float, float] = (0.0, 1.0),
+        method: str = "srk",
+        rtol: float = 1e-5,
+        atol: float = 1e-4,
+        adjoint: bool = False,
+        regularizer: SolveHooks | None = None,
+        first_step: float | str | None = None,
+        dt_min: float = DEFAULT_DT_MIN,
+        max_steps: int = DEFAULT_MAX_STEPS,
+    ):
+        super().__init__()
+        t0, t1 = (float(x) for x in t_span)
+        if not t1 > t0:
+            raise ValueError(f"t_span must be increasing, got {t_span!r}")
+        _validate(sde, method, rtol, atol, adjoint, first_step, dt_min, torch.tensor([t0, t1]),
+                  torch.zeros(1, 1))
+        _hooks(regularizer, method, adjoint)
+        self.sde = sde
+        self.t_span = (t0, t1)
+        self.method = method
+        self.rtol = rtol
+        self.atol = atol
+        self.adjoint = adjoint
+        self.regularizer = regularizer
+        self.first_step = first_step
+        self.dt_min = dt_min
+        self.max_steps = max_steps
+        self.info: SolveInfo | None = None
+
+    def forward(self, y0: torch.Tensor, ts: torch.Tensor | None = None,
+                bm: torchsde.BrownianInterval | None = None) -> torch.Tensor:
+        times = torch.tensor(self.t_span, dtype=y0.dtype, device=y0.device) if ts is None else ts
+        ys, self.info = solve_sde(
+            self.sde, y0, times, method=self.method, rtol=self.rtol, atol=self.atol,
+            adjoint=self.adjoint, regularizer=self.regularizer if self.training else None,
+            bm=bm, first_step=self.first_step, dt_min=self.dt_min, max_steps=self.max_steps,
+        )
+        return ys[-1] if ts is None else ys
+

@@ -1,0 +1,78 @@
+"""Pins the torchsde 0.2.6 internals that study.nde._torchsde relies on."""
+
+import itertools
+
+import pytest
+import torch
+import torchsde
+from torchsde._core import adaptive_stepping, methods
+
+from study.nde import _torchsde
+from study.nde.sde_recorder import SDEStepRecorder
+from tests.nde.sdes import MLPSDE, times, y0
+
+
+@pytest.fixture
+def estimates(monkeypatch):
+    """The error estimates torchsde's adaptive loop computes, in order."""
+    seen = []
+    compute = adaptive_stepping.compute_error
+
+    def spy(*args, **kwargs):
+        seen.append(compute(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(adaptive_stepping, "compute_error", spy)
+    return seen
+
+
+def _bm(method="milstein", entropy=0):
+    return _torchsde.brownian(method, "ito", 0.0, 1.0, (8, 2), torch.float64,
+                              torch.device("cpu"), entropy)
+
+
+def test_pinned_version_and_plain_solvers_outside_a_recording():
+    assert torchsde.__version__ == "0.2.6"
+    assert methods.select is _torchsde._select
+    assert isinstance(_torchsde._select("milstein", "ito"), type)
+    with _torchsde.recording(lambda step, accepted: None):
+        assert not isinstance(_torchsde._select("milstein", "ito"), type)
+
+
+def test_brownian_motion_has_the_levy_area_the_method_needs():
+    assert _bm("srk").levy_area_approximation == "space-time"
+    assert _bm("milstein").levy_area_approximation == "none"
+    first, again = _bm(entropy=3), _bm(entropy=3)
+    assert torch.equal(first(0.1, 0.4), again(0.1, 0.4))
+
+
+@pytest.mark.parametrize("method", ["milstein", "srk"])
+def test_every_attempt_is_reported_in_order_with_its_acceptance(method, estimates):
+    sde = MLPSDE().double()
+    attempts = []
+    recorder = SDEStepRecorder()
+
+    def report(step, accepted):
+        attempts.append((step, accepted))
+        recorder.attempted(step, accepted)
+
+    with _torchsde.recording(report) as watch:
+        ys = torchsde.sdeint(sde, y0(), times(), bm=_bm(method), method=method, dt=0.05,
+                             adaptive=True, rtol=1e-3, atol=1e-3)
+    assert len(attempts) == len(estimates) and recorder.rejected > 0
+    for (step, accepted), estimate in zip(attempts, estimates):
+        assert accepted == (estimate <= 1)
+        assert _torchsde.solver_error_ratio(step.y_full, step.y_half, 1e-3, 1e-3) == estimate
+        # the differentiable ratio is the solver's, to round-off
+        ratio = _torchsde.error_ratio(step.y_full, step.y_half, 1e-3, 1e-3)
+        assert float(ratio.detach()) == pytest.approx(estimate, rel=1e-12)
+    accepted = [step for step, ok in attempts if ok]
+    assert [float(s.t0) for s in accepted] == recorder.step_starts
+    assert all(float(a.t1) == float(b.t0) for a, b in itertools.pairwise(accepted))
+    assert float(accepted[-1].t1) == 1.0 and torch.equal(accepted[-1].y_half, ys[-1])
+    assert recorder.first_step == pytest.approx(0.05)
+
+    # Re-taking an attempt after the solve reproduces it bitwise (same step, same increments).
+    for step, _ in attempts[::3]:
+        y_full, y_half = watch.doubling(step.t0, step.t1, step.y0)
+        assert torch.equal(y_full, step.y_full) and torch.equal(y_half, step.y_half)

@@ -1,0 +1,76 @@
+"""``study train``: flags named like the config, ``--json``, one-line errors, exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from study.cli import main
+from study.cli.errors import EXIT_DIVERGED, EXIT_USAGE
+from study.train import field_names
+
+HERE = Path(__file__).parent
+SMALL = ["train", "--task", "tiny_tasks:small", "--device", "cpu"]
+
+
+def test_every_config_field_is_a_flag(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for name in field_names():
+        assert f"--{name.replace('_', '-')} " in text
+
+
+def test_json_prints_only_the_record(capsys):
+    code = main([*SMALL, "--regularizer", "local", "--sampling", "biased", "--weight", "2.5",
+                 "--weight-final", "1.0", "--rtol", "1e-5", "--adjoint", "false", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    record = json.loads(out)
+    assert record["epochs"] == 2 and "val_accuracy" in record and "curves" in record
+    assert err == ""  # no progress bar off a terminal
+
+
+def test_plain_output_and_checkpoint(capsys, tmp_path):
+    assert main([*SMALL, "--epochs", "1", "--checkpoint", str(tmp_path / "m.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "predict_nfe" in out and "curves" not in out
+    assert (tmp_path / "m.pt").is_file()
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--rtol", "abc"], "rtol must be a number, got 'abc'"),
+    (["--regularizer", "l2"], "unknown regularizer 'l2': accepted are"),
+    (["--sampling", "odd"], "unknown sampling 'odd'"),
+    (["--task", "no_such_module_xyz:make"], "cannot import module"),
+    (["--task", "mnist"], "--data-dir"),
+    (["--regularizer", "global-error", "--adjoint", "seminorm"], "cannot be combined"),
+    (["--checkpoint", "/no/such/dir/m.pt"], "does not exist"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, flags, message):
+    assert main(["train", *flags]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("study: error: ")
+
+
+def test_divergence_has_its_own_exit_code(capsys):
+    assert main([*SMALL, "--max-steps", "2"]) == EXIT_DIVERGED
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "diverged in epoch 1, step 0" in err
+
+
+def test_unknown_flag_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([*SMALL, "--no-such-flag"])
+    assert info.value.code == EXIT_USAGE
+
+
+def test_real_process_diverges_without_traceback():
+    # The working directory holds tiny_tasks.py: user modules are found there like `python -m`.
+    bad = subprocess.run([sys.executable, "-m", "study", *SMALL, "--max-steps", "1"], cwd=HERE,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == EXIT_DIVERGED
+    assert "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+    assert bad.stdout == ""
