@@ -226,7 +226,9 @@ def solve_ode(
 
 
 class NeuralODE(nn.Module):
-    """``forward(y0)`` integrates ``field`` over ``t_span`` and returns the final state.
+    """``forward(y0)`` integrates ``field`` over ``t_span`` and returns the final state;
+    ``forward(y0, t)`` integrates over the time grid ``t`` and returns the states at all of ``t``
+    (``len(t)`` of them, as ``solve_ode``).
 
     The last call's ``SolveInfo`` is kept on ``.info``. The regularizer is applied in training
     mode only: in ``eval()`` mode no regularization cost is paid.
@@ -263,11 +265,13 @@ class NeuralODE(nn.Module):
         self.max_steps = max_steps
         self.info: SolveInfo | None = None
 
-    def forward(self, y0: torch.Tensor) -> torch.Tensor:
-        t = torch.tensor(self.t_span, dtype=y0.dtype, device=y0.device)
+    def forward(self, y0: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+        grid = t is not None
+        if not grid:
+            t = torch.tensor(self.t_span, dtype=y0.dtype, device=y0.device)
         ys, self.info = solve_ode(
             self.field, y0, t, method=self.method, rtol=self.rtol, atol=self.atol,
             adjoint=self.adjoint, regularizer=self.regularizer if self.training else None,
             first_step=self.first_step, max_steps=self.max_steps,
         )
-        return ys[-1]
+        return ys if grid else ys[-1]

@@ -28,8 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from study.nde import solve_ode
-from study.nde.ode import DEFAULT_MAX_STEPS
+from study.nde import NeuralODE
 from study.tasks.base import Defaults, SolverSettings, Task, TaskModel, split_indices
 from study.tasks.fields import TimeMLP
 
@@ -88,33 +87,6 @@ def generate(n: int = N_TRAJECTORIES, *, seed: int = DATA_SEED) -> tuple[torch.T
     )
 
 
-class TrajectoryODE(nn.Module):
-    """Like ``NeuralODE``, but returns the states at every time of ``times`` (shape ``(G, ...)``);
-    the regularizer applies in training mode only."""
-
-    def __init__(self, field: nn.Module, times: torch.Tensor, *, method: str = "dopri5",
-                 rtol: float = 1e-6, atol: float = 1e-6, adjoint: bool | str = False,
-                 regularizer=None, first_step: float | str | None = None,
-                 max_steps: int = DEFAULT_MAX_STEPS):
-        super().__init__()
-        self.field = field
-        self.register_buffer("times", times.clone())
-        self.method, self.rtol, self.atol, self.adjoint = method, rtol, atol, adjoint
-        self.regularizer = regularizer
-        self.first_step = first_step
-        self.max_steps = max_steps
-        self.info = None
-
-    def forward(self, z0: torch.Tensor) -> torch.Tensor:
-        zs, self.info = solve_ode(
-            self.field, z0, self.times.to(z0.dtype), method=self.method, rtol=self.rtol,
-            atol=self.atol, adjoint=self.adjoint,
-            regularizer=self.regularizer if self.training else None,
-            first_step=self.first_step, max_steps=self.max_steps,
-        )
-        return zs
-
-
 class LatentODE(TaskModel):
     """GRU encoder (backwards over the observed points) -> latent ODE -> MLP decoder."""
 
@@ -124,8 +96,8 @@ class LatentODE(TaskModel):
         self.register_buffer("times", times.clone())
         self.gru = nn.GRUCell(4, rnn)
         self.to_latent = nn.Linear(rnn, latent)
-        self.block = TrajectoryODE(TimeMLP(latent, hidden, time=False), times,
-                                   **solver.ode_kwargs())
+        self.block = NeuralODE(TimeMLP(latent, hidden, time=False),
+                               t_span=(float(times[0]), float(times[-1])), **solver.ode_kwargs())
         self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.Tanh(), nn.Linear(hidden, 2))
 
     def encode(self, values: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
@@ -142,7 +114,8 @@ class LatentODE(TaskModel):
 
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         values, observed = inputs
-        zs = self.block(self.encode(values, observed))  # (G, batch, latent)
+        z0 = self.encode(values, observed)
+        zs = self.block(z0, self.times.to(z0.dtype))  # (G, batch, latent)
         return self.decoder(zs).transpose(0, 1)  # (batch, G, 2)
 
 

@@ -167,3 +167,11 @@ def test_neural_ode_returns_the_final_state_and_keeps_info():
     ys, info = solve_ode(field, _y0(), torch.tensor([0.0, 2.0], dtype=torch.float64))
     assert torch.equal(out, ys[-1])
     assert module.info.nfe == info.nfe
+
+
+def test_neural_ode_on_a_time_grid_returns_every_state():
+    field = MLPField().double()
+    grid = torch.tensor([0.0, 0.3, 0.7, 1.5], dtype=torch.float64)
+    states = NeuralODE(field)(_y0(), grid)
+    ys, _ = solve_ode(field, _y0(), grid)
+    assert states.shape == (4, 5, 2) and torch.equal(states, ys)
