@@ -176,6 +176,8 @@ def solve_ode(
     try:
         if adjoint:
             adjoint_opts = {k: v for k, v in opts.items() if k not in ("first_step", "norm")}
+            # The backward solve is torchdiffeq's own: bound it with its step budget option.
+            adjoint_opts.setdefault("max_num_steps", max_steps)
             if adjoint == "seminorm":
                 adjoint_opts["norm"] = "seminorm"
             params = tuple(field.parameters()) if isinstance(field, nn.Module) else ()

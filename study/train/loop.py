@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from study import tasks
-from study.nde import NonFiniteState, SolverError, StepSizeUnderflow
+from study.nde import NonFiniteState, SolverError, StepBudgetExceeded, StepSizeUnderflow
 from study.regularizers import Schedule
 from study.tasks import SolverSettings, Task, TaskModel
 from study.train.config import TrainConfig
@@ -131,6 +131,10 @@ def _backward(loss: torch.Tensor) -> None:
             raise StepSizeUnderflow(f"step size underflow in the adjoint ({message})") from exc
         if "non-finite" in message:
             raise NonFiniteState(f"non-finite state in the adjoint solve ({message})") from exc
+        if "max_num_steps" in message:
+            raise StepBudgetExceeded(
+                f"the adjoint solve exceeded its step budget ({message})"
+            ) from exc
         raise
 
 
