@@ -3,10 +3,10 @@
 Prediction is a forward solve in eval mode (no regularizer, no gradient) over a split, in order,
 in batches of the training batch size. It is measured twice: with the solver's own initial step
 (``predict_nfe``, ``predict_seconds_per_batch``) and with warm-started steps (``first_step="warm"``:
-``predict_nfe_warm``, ``predict_seconds_per_batch_warm``). Each measured pass follows a one-batch
-warm-up pass in the same mode, which also fills the warm-start memory. NFE is the mean forward NFE
-per batch; times are wall-clock seconds of the model's forward call per batch (synchronised on
-CUDA).
+``predict_nfe_warm``, ``predict_seconds_per_batch_warm``). Each measured pass follows an untimed
+warm-up pass over the same split in the same mode, so a warm start is measured in its steady state
+(its memory grows by at most the controller's 10x per solve). NFE is the mean forward NFE per
+batch; times are wall-clock seconds of the model's forward call per batch (synchronised on CUDA).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def measure(task: Task, model: TaskModel, split: str, batch_size: int) -> dict[s
     quality_name = f"{split}_{task.quality}"
     run_pass(task, model, split, batch_size, first_step=None, limit=1)
     own = run_pass(task, model, split, batch_size, first_step=None)
-    run_pass(task, model, split, batch_size, first_step="warm", limit=1)
+    run_pass(task, model, split, batch_size, first_step="warm")
     warm = run_pass(task, model, split, batch_size, first_step="warm")
     return {
         quality_name: own.quality,
