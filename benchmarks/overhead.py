@@ -96,7 +96,7 @@ def main() -> None:
     rows = []
     print(f"one training step, median of {args.repeats}, rtol=atol={args.rtol}, "
           f"adjoint={args.adjoint}, torch threads=1")
-    print(f"| regularizer | median ms | ratio to vanilla | forward NFE | reg NFE |")
+    print("| regularizer | median ms | ratio to vanilla | forward NFE | reg NFE |")
     print("|---|---|---|---|---|")
     for key, values in times.items():
         med = statistics.median(values)

@@ -16,6 +16,13 @@ from study.cli.errors import UserError, fail
 # Subcommand modules, in the order ``study --help`` lists them.
 COMMANDS: list[str] = [
     "study.cli.train",
+    "study.cli.create",
+    "study.cli.worker",
+    "study.cli.launch",
+    "study.cli.status",
+    "study.cli.export",
+    "study.cli.dashboard",
+    "study.cli.demo",
 ]
 
 

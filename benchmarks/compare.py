@@ -1,0 +1,143 @@
+"""The published comparison, reproduced: every regularizer against vanilla, side by side.
+
+For each task, tolerance and seed, every regularizer is trained by ``study.train.train`` in turn
+(seeds outermost, so machine noise spreads over all methods alike), and the held-out test quality,
+training time, prediction time per batch and prediction NFE are reported as mean +/- std over
+seeds and as ratios to vanilla (ratio of means). Prediction is measured both with the solver's
+own initial step and with warm-started steps (``first_step="warm"``), for every regularizer.
+
+    .venv/bin/python benchmarks/compare.py                       # digits and spiral, 3 seeds
+    .venv/bin/python benchmarks/compare.py --tasks digits --seeds 2 --tolerances 1e-6
+
+Writes ``benchmarks/results/compare.md`` and ``compare.json`` (every run's metrics record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from study import tasks
+from study.train import train
+
+CASES = [
+    ("none", {}),
+    ("local", {"sampling": "unbiased"}),
+    ("local", {"sampling": "biased"}),
+    ("global-error", {}),
+    ("global-stiffness", {}),
+    ("taynode", {"order": 2}),
+    ("rnode", {}),
+    ("steer", {}),
+]
+
+COLUMNS = [
+    # (metric key, header, lower is better)
+    ("train_seconds", "train s", True),
+    ("predict_seconds_per_batch", "predict s/batch", True),
+    ("predict_nfe", "predict NFE", True),
+    ("predict_seconds_per_batch_warm", "predict s/batch (warm)", True),
+    ("predict_nfe_warm", "predict NFE (warm)", True),
+]
+
+
+def label(name: str, options: dict) -> str:
+    return name if not options else f"{name} ({', '.join(str(v) for v in options.values())})"
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarize(runs: list[dict], quality: str) -> dict:
+    """runs: records with keys case, seed, metrics. Returns per-case means/stds/ratios."""
+    by_case: dict[str, list[dict]] = {}
+    for run in runs:
+        by_case.setdefault(run["case"], []).append(run["metrics"])
+    keys = [quality] + [key for key, _, _ in COLUMNS]
+    table = {}
+    for case, records in by_case.items():
+        table[case] = {key: mean_std([float(r[key]) for r in records]) for key in keys}
+        table[case]["seeds"] = len(records)
+    base = table.get("none")
+    for row in table.values():
+        row["ratio"] = {
+            key: (row[key][0] / base[key][0] if base and base[key][0] else float("nan"))
+            for key in keys
+        }
+    return table
+
+
+def markdown(task: str, tol: float, table: dict, quality: str) -> str:
+    head = ["method", quality.replace("_", " ")] + [h for _, h, _ in COLUMNS]
+    lines = [f"### {task}, rtol = atol = {tol:g}", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for case, row in table.items():
+        cells = [case, f"{row[quality][0]:.4g} ± {row[quality][1]:.2g}"]
+        for key, _, _ in COLUMNS:
+            mean, std = row[key]
+            cells.append(f"{mean:.4g} ± {std:.2g} ({row['ratio'][key]:.2f}x)")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"mean ± std over {next(iter(table.values()))['seeds']} seeds; "
+                 "(ratio of means to vanilla)")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default="digits,spiral")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--tolerances", default="1e-6,1e-8")
+    parser.add_argument("--regularizers", default=None,
+                        help="comma-separated subset of: "
+                        + ", ".join(sorted({c[0] for c in CASES})))
+    parser.add_argument("--epochs", type=int, default=None, help="override the task default")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/compare"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    chosen = set(args.regularizers.split(",")) if args.regularizers else None
+    cases = [c for c in CASES if chosen is None or c[0] in chosen]
+    tolerances = [float(x) for x in args.tolerances.split(",")]
+    results = {"args": {k: str(v) for k, v in vars(args).items()}, "tables": [], "runs": []}
+    sections = []
+    started = time.time()
+    for task in args.tasks.split(","):
+        quality_key = tasks.objective(task)[0].replace("val_", "test_")
+        for tol in tolerances:
+            runs = []
+            for seed in range(args.seeds):
+                for name, options in cases:
+                    config = {"task": task, "regularizer": name, **options, "rtol": tol,
+                              "atol": tol, "seed": seed, "device": "cpu"}
+                    if args.epochs:
+                        config["epochs"] = args.epochs
+                    metrics = train(config)
+                    metrics = {k: v for k, v in metrics.items() if k != "curves"}
+                    runs.append({"case": label(name, options), "seed": seed, "config": config,
+                                 "metrics": metrics})
+                    print(f"[{time.time() - started:7.0f}s] {task} tol={tol:g} seed={seed} "
+                          f"{label(name, options)}: {quality_key}={metrics[quality_key]:.4g} "
+                          f"nfe={metrics['predict_nfe']:.1f} warm={metrics['predict_nfe_warm']:.1f}"
+                          f" train={metrics['train_seconds']:.1f}s", file=sys.stderr, flush=True)
+            table = summarize(runs, quality_key)
+            sections.append(markdown(task, tol, table, quality_key))
+            results["tables"].append({"task": task, "tol": tol, "quality": quality_key,
+                                      "table": table})
+            results["runs"].extend(runs)
+    text = "\n\n".join(sections)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".md").write_text(text + "\n")
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Flags and error handling shared by the study-service commands (create, worker, launch,
+status, demo)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import warnings
+from collections.abc import Iterator
+
+from study.cli.errors import EXIT_STORAGE, EXIT_USAGE, UserError
+
+STORAGE_HELP = ("storage URL: postgresql+psycopg://USER@HOST:PORT/DB, sqlite:///FILE or a "
+                "journal file path (default: $STUDY_STORAGE, else runs/study.journal)")
+
+
+def add_storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage", metavar="URL", help=STORAGE_HELP)
+
+
+def add_name(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument("--name", required=required,
+                        help="experiment name; its studies are NAME.<regularizer>")
+
+
+def add_experiment(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """``--experiment NAME | --config FILE`` and the overrides of the file."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--experiment", metavar="NAME",
+                       help="a shipped experiment (digits, spiral)")
+    group.add_argument("--config", metavar="FILE", help="an experiment TOML file")
+    parser.add_argument("--regularizers", metavar="LIST",
+                        help="comma-separated regularizers to compare, e.g. none,local "
+                        "(overrides the file)")
+    parser.add_argument("--trials", type=int, metavar="N",
+                        help="COMPLETE trials per regularizer (overrides the file)")
+    parser.add_argument("--epochs", type=int, metavar="N",
+                        help="training epochs of every trial (overrides the file)")
+
+
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    from study.search.storage import HEARTBEAT_SECONDS
+    from study.search.worker import POLL_SECONDS
+
+    parser.add_argument("--device", default="auto",
+                        help="device of the trials: auto, cpu, cuda, cuda:N (default: auto)")
+    parser.add_argument("--heartbeat", type=int, default=HEARTBEAT_SECONDS, metavar="SECONDS",
+                        help="heartbeat interval on PostgreSQL/SQLite; a trial silent for 3 "
+                        f"intervals is failed and retried (default: {HEARTBEAT_SECONDS})")
+    parser.add_argument("--poll", type=float, default=POLL_SECONDS, metavar="SECONDS",
+                        help="how often a worker with nothing to start checks again "
+                        f"(default: {POLL_SECONDS:g})")
+
+
+def check_worker_options(args: argparse.Namespace) -> None:
+    if args.heartbeat < 1:
+        raise UserError(f"--heartbeat {args.heartbeat}: expected at least 1 second")
+    if not args.poll > 0:
+        raise UserError(f"--poll {args.poll}: expected a positive number of seconds")
+
+
+def load_experiment(args: argparse.Namespace):
+    """The experiment of ``--experiment/--config`` with the overrides applied."""
+    from study.search import experiment as experiments
+
+    if args.trials is not None and args.trials < 1:
+        raise UserError(f"--trials {args.trials}: expected at least 1")
+    if args.epochs is not None and args.epochs < 1:
+        raise UserError(f"--epochs {args.epochs}: expected at least 1")
+    loaded = experiments.load(experiment=args.experiment, config=args.config)
+    regs = None
+    if args.regularizers is not None:
+        regs = [r.strip() for r in args.regularizers.split(",") if r.strip()]
+    if regs is None and args.trials is None and args.epochs is None:
+        return loaded
+    return loaded.with_overrides(regularizers=regs, trials=args.trials, epochs=args.epochs,
+                                 source="command line")
+
+
+@contextlib.contextmanager
+def user_errors(url: str | None = None) -> Iterator[None]:
+    """Run a study-service command: quiet Optuna, and turn the study layer's errors (and
+    database failures at ``url``) into one-line ``UserError``s."""
+    import optuna
+
+    from study.search.errors import SearchError, StorageError
+    from study.search.storage import storage_errors
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            with storage_errors(url) if url else contextlib.nullcontext():
+                yield
+        except StorageError as exc:
+            raise UserError(str(exc), EXIT_STORAGE) from None
+        except SearchError as exc:
+            raise UserError(str(exc), EXIT_USAGE) from None
+
+
+def resolved_url(args: argparse.Namespace) -> str:
+    from study.search.errors import SearchError
+    from study.search.storage import resolve_url
+
+    try:
+        return resolve_url(args.storage)
+    except SearchError as exc:
+        raise UserError(str(exc), EXIT_STORAGE) from None

@@ -1,0 +1,33 @@
+"""``study worker``: run trials of an experiment until every study has its budget."""
+
+from __future__ import annotations
+
+import argparse
+
+from study.cli import _search
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "worker",
+        help="run trials of an experiment until every regularizer has its budget",
+        description="Run trials of experiment NAME, balancing its studies, until each has "
+        "exactly its budget of COMPLETE trials; any number of workers may share the storage. "
+        "A diverging trial is recorded as FAIL with its reason. SIGTERM/SIGINT end the running "
+        "trial as FAIL, queue its configuration again and stop the worker (exit 143/130).",
+    )
+    _search.add_name(parser)
+    _search.add_storage(parser)
+    _search.add_worker_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from study.search.worker import Worker
+
+    _search.check_worker_options(args)
+    url = _search.resolved_url(args)
+    with _search.user_errors(url):
+        worker = Worker(url, args.name, device=args.device, heartbeat=args.heartbeat,
+                        poll=args.poll)
+        return worker.run().exit_code

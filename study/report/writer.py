@@ -1,0 +1,101 @@
+"""Writing an experiment's export: figures as HTML/PNG/SVG, trials and hypervolumes as CSV,
+the summary as markdown. File names start with the experiment name, so several experiments can
+share one folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from study.report import render
+from study.report.comparison import Comparison
+from study.report.errors import ImagesNotWritten, ReportError
+from study.report.figures import figures
+from study.report.tables import (
+    Measurements,
+    summary_markdown,
+    write_hypervolume_csv,
+    write_trials_csv,
+)
+
+FORMATS = ("html", "png", "svg", "csv", "md")
+
+
+def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
+    """``"html,png"`` or ``["html", "png"]`` -> ``("html", "png")``; unknown names refused."""
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    chosen = tuple(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        bad = ", ".join(repr(f) for f in unknown) if unknown else "none given"
+        raise ReportError(f"unknown format {bad}: accepted are {', '.join(FORMATS)}")
+    return chosen
+
+
+def write_export(
+    comparison: Comparison,
+    out_dir: Path,
+    formats: Iterable[str] = FORMATS,
+    *,
+    cdn: bool = False,
+    measurements: Measurements | None = None,
+) -> list[Path]:
+    """Write the comparison to ``out_dir`` in ``formats``; the paths written, in order.
+
+    The markdown summary needs ``measurements`` (the test-set re-evaluation) to compare methods
+    on test; without them it compares on validation. PNG/SVG are written last: without Chromium
+    ``ImagesNotWritten`` is raised after every other format has been written.
+    """
+    formats = parse_formats(formats)
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
+    stem = _file_stem(comparison.name)
+    figs = figures(comparison)
+    written: list[Path] = []
+    try:
+        if "csv" in formats:
+            trials = out_dir / f"{stem}-trials.csv"
+            written.append(write_trials_csv(comparison, trials, measurements or {}))
+            written.append(write_hypervolume_csv(comparison, out_dir / f"{stem}-hypervolume.csv"))
+        if "md" in formats:
+            path = out_dir / f"{stem}-summary.md"
+            path.write_text(summary_markdown(comparison, measurements), encoding="utf-8")
+            written.append(path)
+        if "html" in formats:
+            title = f"{comparison.name}: regularizers compared"
+            written.append(render.write_html(figs, out_dir / f"{stem}.html", title=title, cdn=cdn))
+    except OSError as exc:
+        raise ReportError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
+    images = {
+        out_dir / f"{stem}-{key}.{fmt}": fig
+        for fmt in render.IMAGE_FORMATS
+        if fmt in formats
+        for key, fig in figs.items()
+    }
+    if images:
+        chromium = render.find_chromium()
+        if chromium is None:
+            kinds = "/".join(f.upper() for f in render.IMAGE_FORMATS if f in formats)
+            raise ImagesNotWritten(
+                f"{kinds} export needs Chromium, which was not found: {render.INSTALL_HINT}; "
+                f"the other formats were written to {out_dir}",
+                written,
+            )
+        try:
+            written += render.write_images(images, chromium)
+        except Exception as exc:  # kaleido/Chromium failures come in many types
+            raise ImagesNotWritten(
+                f"PNG/SVG export through {chromium} failed ({type(exc).__name__}: {exc}); "
+                f"the other formats were written to {out_dir}",
+                written,
+            ) from exc
+    return written
+
+
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip(".") or "experiment"

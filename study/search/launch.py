@@ -1,0 +1,158 @@
+"""Local workers: start N ``study worker`` processes on this machine and follow their progress.
+
+Each worker is its own process (``n_jobs`` threads would share one GIL), with one GPU each when
+GPUs are given (``CUDA_VISIBLE_DEVICES``) and an equal share of the CPU threads otherwise. The
+storage URL reaches the workers through ``$STUDY_STORAGE``, never their command line (which
+``ps`` shows to everyone). Worker output goes to ``<runs>/logs/NAME.worker-<i>.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from study.search import studies as _studies
+from study.search.errors import SearchError
+from study.search.storage import (
+    ENV,
+    HEARTBEAT_SECONDS,
+    experiment_studies,
+    kind,
+    open_storage,
+    resolve_url,
+    runs_dir,
+)
+
+STOP_TIMEOUT_SECONDS = 60  # a stopped worker fails its trial and exits; then it is killed
+_REFRESH_SECONDS = 1.0
+
+
+@dataclass
+class _Process:
+    index: int
+    popen: subprocess.Popen
+    log: Path
+    reported: bool = False
+
+
+def launch(url: str | None, name: str, *, workers: int, gpus: Sequence[str] | None = None,
+           device: str = "auto", heartbeat: int = HEARTBEAT_SECONDS, poll: float = 2.0,
+           out: TextIO | None = None) -> int:
+    """Run ``workers`` local worker processes until the experiment's budgets are met.
+
+    Returns 0 when every study has its budget and every worker ended well; 130 after Ctrl-C
+    (the workers are stopped: their running trials end as FAIL and are queued again).
+    """
+    out = out or sys.stderr
+    url = resolve_url(url)
+    if workers < 1:
+        raise SearchError(f"--workers {workers}: expected at least 1")
+    if kind(url) == "sqlite" and workers > 1:
+        raise SearchError("SQLite storage takes one worker at a time: use the journal file "
+                          "default (runs/study.journal) or PostgreSQL for several")
+    storage = open_storage(url, heartbeat=heartbeat)
+    studies = experiment_studies(storage, name)
+    log_dir = runs_dir(url) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    processes = [_start(i, url, name, workers, gpus, device, heartbeat, poll, log_dir)
+                 for i in range(workers)]
+    print(f"started {workers} worker(s) for {name}; logs in {log_dir}/", file=out, flush=True)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return _follow(processes, studies, out)
+    except KeyboardInterrupt:
+        print("stopping the workers (their running trials are queued again)...", file=out,
+              flush=True)
+        _stop(processes)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _start(index: int, url: str, name: str, workers: int, gpus: Sequence[str] | None,
+           device: str, heartbeat: int, poll: float, log_dir: Path) -> _Process:
+    env = {**os.environ, ENV: url}
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpus[index % len(gpus)])
+    elif "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    log = log_dir / f"{name}.worker-{index}.log"
+    command = [sys.executable, "-m", "study", "worker", "--name", name, "--device", device,
+               "--heartbeat", str(heartbeat), "--poll", str(poll)]
+    with open(log, "w") as handle:
+        # A session of its own: Ctrl-C reaches launch only, which stops the workers in order.
+        popen = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+    return _Process(index, popen, log)
+
+
+def _follow(processes: list[_Process], studies: dict, out: TextIO) -> int:
+    total = sum(int(s.user_attrs["budget"]) for s in studies.values())
+    bar = tqdm(total=total, desc="trials", unit="trial", file=out, dynamic_ncols=True) \
+        if out.isatty() else None
+    last = None
+    failed_workers = 0
+    try:
+        while True:
+            states = [_studies.counts(s) for s in studies.values()]
+            complete = sum(min(c.complete, c.budget) for c in states)
+            line = (complete, sum(c.running for c in states), sum(c.failed for c in states))
+            if bar is not None:
+                bar.update(complete - bar.n)
+                bar.set_postfix(running=line[1], failed=line[2])
+            elif line != last:
+                print(f"{complete}/{total} trials complete, {line[1]} running, {line[2]} failed",
+                      file=out, flush=True)
+            last = line
+            for process in processes:
+                code = process.popen.poll()
+                if code not in (None, 0) and not process.reported:
+                    process.reported = True
+                    failed_workers += 1
+                    _report(process, code, out)
+            if all(p.popen.poll() is not None for p in processes):
+                break
+            time.sleep(_REFRESH_SECONDS)
+    finally:
+        if bar is not None:
+            bar.close()
+    done = all(c.done for c in (_studies.counts(s) for s in studies.values()))
+    if not done:
+        print("the workers ended before every study had its budget: see their logs, then run "
+              "`study launch` (or `study worker`) again to go on", file=out, flush=True)
+    return 0 if done and failed_workers == 0 else 1
+
+
+def _report(process: _Process, code: int, out: TextIO) -> None:
+    why = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+    tail = process.log.read_text(errors="replace").strip().splitlines()[-5:]
+    print(f"worker {process.index} ended with {why}; the last lines of {process.log}:", file=out)
+    for line in tail:
+        print(f"  {line}", file=out)
+    out.flush()
+
+
+def _stop(processes: list[_Process]) -> None:
+    for process in processes:
+        if process.popen.poll() is None:
+            process.popen.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for process in processes:
+        try:
+            process.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.popen.kill()
+            process.popen.wait()

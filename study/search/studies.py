@@ -1,0 +1,140 @@
+"""The Optuna studies of an experiment: creating them, and counting where they stand.
+
+Experiment ``NAME`` comparing regularizers ``R1, R2, ...`` is one multi-objective study per
+regularizer, named ``NAME.R``, with objectives ``[quality metric, "predict_nfe"]`` and the same
+budget of COMPLETE trials. Study user attributes: ``experiment_name``, ``regularizer``,
+``experiment`` (the whole experiment, ``Experiment.to_dict()``), ``quality_metric``, ``budget``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from study.search.errors import SearchError
+from study.search.experiment import NFE_METRIC, Experiment
+from study.search.storage import experiment_lock, experiment_studies
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SearchError(f"bad experiment name {name!r}: use letters, digits, '-' and '_' "
+                          "(its studies are named NAME.<regularizer>)")
+    return name
+
+
+def create(url: str, storage: BaseStorage, name: str, experiment: Experiment
+           ) -> tuple[dict[str, optuna.Study], bool]:
+    """The studies of experiment ``name``, created unless they exist: ``(studies, created)``.
+
+    An existing experiment of that name is reused only if it is the same experiment. If creating
+    fails half-way, the studies made so far are deleted again.
+    """
+    check_name(name)
+    wanted = json.loads(json.dumps(experiment.to_dict()))
+    with experiment_lock(url, storage, name):
+        existing = {s.study_name: s for s in storage.get_all_studies()}
+        mine = [s for s in existing.values() if s.user_attrs.get("experiment_name") == name]
+        if mine:
+            stored = mine[0].user_attrs.get("experiment")
+            if stored != wanted:
+                raise SearchError(f"experiment {name!r} already exists with a different "
+                                  f"configuration ({_differences(stored, wanted)}): choose "
+                                  "another --name")
+            return experiment_studies(storage, name), False
+        clashes = [f"{name}.{r}" for r in experiment.regularizers if f"{name}.{r}" in existing]
+        if clashes:
+            raise SearchError(f"study {clashes[0]!r} exists and belongs to no experiment: "
+                              "choose another --name")
+        metric, direction = experiment.objective()
+        studies: dict[str, optuna.Study] = {}
+        try:
+            for regularizer in experiment.regularizers:
+                study = optuna.create_study(storage=storage, study_name=f"{name}.{regularizer}",
+                                            directions=[direction, "minimize"])
+                studies[regularizer] = study
+                with warnings.catch_warnings():  # experimental in Optuna, shown by the dashboard
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    study.set_metric_names([metric, NFE_METRIC])
+                for key, value in (("experiment_name", name), ("regularizer", regularizer),
+                                   ("experiment", wanted), ("quality_metric", metric),
+                                   ("budget", experiment.trials)):
+                    study.set_user_attr(key, value)
+        except BaseException:
+            for study in studies.values():
+                optuna.delete_study(study_name=study.study_name, storage=storage)
+            raise
+    return studies, True
+
+
+def stored_experiment(study: optuna.Study) -> Experiment:
+    """The experiment a study belongs to, as ``study create`` stored it."""
+    return Experiment.from_dict(study.user_attrs["experiment"],
+                                source=f"experiment stored in {study.study_name}")
+
+
+def _differences(stored: dict | None, wanted: dict) -> str:
+    if not isinstance(stored, dict):
+        return "it has no stored configuration"
+    keys = []
+    for key in sorted(set(stored) | set(wanted)):
+        a, b = stored.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += [f"{key}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            keys.append(key)
+    return "differs in " + ", ".join(keys)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Where one study stands. ``failed`` counts every FAIL trial, ``retried`` those whose
+    configuration was queued again (worker died or was stopped)."""
+
+    budget: int
+    complete: int = 0
+    running: int = 0
+    waiting: int = 0
+    failed: int = 0
+    retried: int = 0
+
+    @property
+    def live(self) -> int:
+        """Trials that count against the budget: finished well or still running."""
+        return self.complete + self.running
+
+    @property
+    def failures(self) -> int:
+        """Failed trials not retried (diverged, errors): they count against ``max_failed``."""
+        return self.failed - self.retried
+
+    @property
+    def done(self) -> bool:
+        return self.complete >= self.budget
+
+
+def counts(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> Counts:
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+    by_state = {state: sum(t.state == state for t in trials) for state in TrialState}
+    return Counts(
+        budget=int(study.user_attrs["budget"]),
+        complete=by_state[TrialState.COMPLETE],
+        running=by_state[TrialState.RUNNING],
+        waiting=by_state[TrialState.WAITING],
+        failed=by_state[TrialState.FAIL],
+        retried=sum(t.state == TrialState.FAIL and t.number in retried for t in trials),
+    )
+
+
+def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
+    """The non-dominated COMPLETE trials, cheapest (fewest ``predict_nfe``) first."""
+    return sorted(study.best_trials, key=lambda t: (t.values[1], t.number))

@@ -1,0 +1,382 @@
+"""A worker: runs trials of an experiment's studies until each has its budget of COMPLETE trials.
+
+Any number of workers, on any number of machines, can share one storage. Each loop of a worker
+
+1. takes the experiment lock (``storage.experiment_lock``) and, under it, fails the trials whose
+   worker is gone -- heartbeat older than the grace period on PostgreSQL/SQLite, or the process
+   no longer running on this machine for a journal file -- and queues their configuration again
+   (``RetryHeartbeatStaleTrialCallback``); then it counts each study's live trials (COMPLETE +
+   RUNNING) and starts one trial (a queued retry first) in the study with the fewest, if any is
+   below its budget. Counting and starting under one lock is what makes budgets exact; a worker
+   that finds every budget taken by running trials waits, since one of them may still fail;
+2. trains outside the lock, with a heartbeat thread on PostgreSQL/SQLite, and records the trial:
+   COMPLETE with ``[quality, predict_nfe]``, or FAIL with ``fail_reason`` (divergence, error).
+
+SIGTERM and SIGINT end the running trial as FAIL, queue its configuration again and stop the
+worker; a SIGKILL'd worker's trial is failed and retried by the next worker that claims a trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import optuna
+import sqlalchemy
+from optuna.artifacts import upload_artifact
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.trial import TrialState
+
+from study.search import studies as _studies
+from study.search.errors import SearchError
+from study.search.experiment import NFE_METRIC
+from study.search.storage import (
+    GRACE_FACTOR,
+    HEARTBEAT_SECONDS,
+    MAX_RETRY,
+    RetryLostTrial,
+    artifact_store,
+    experiment_lock,
+    experiment_studies,
+    open_storage,
+    redact,
+    resolve_url,
+)
+from study.train import TrainConfig, TrainingDiverged
+from study.train import train as train_run
+
+POLL_SECONDS = 2.0
+_STORAGE_FAILURES = (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError)
+
+
+class Stop(BaseException):
+    """SIGTERM/SIGINT asked the worker to stop. A ``BaseException``, like ``KeyboardInterrupt``,
+    so that no ``except Exception`` in training code swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What one worker did, and its exit status (0: every budget met)."""
+
+    complete: int
+    failed: int
+    exit_code: int
+    message: str
+
+
+class _Signals:
+    """Records SIGTERM/SIGINT; ``check()`` turns a recorded one into ``Stop``.
+
+    The handler itself raises nothing: an exception raised at an arbitrary point (inside a
+    garbage-collection callback, a storage write) can be swallowed or leave a trial half
+    recorded. The worker checks at safe points instead: between trials, while waiting, after
+    every optimisation step (``train``'s progress callback) and before recording a result. Only
+    the first signal counts: cleanup after it runs undisturbed.
+    """
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self._raised = False
+        self._event = threading.Event()
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.pending is None:
+            self.pending = signum
+            self._event.set()
+
+    def check(self, *_: Any) -> None:
+        if self.pending is not None and not self._raised:
+            self._raised = True
+            raise Stop(self.pending)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or until a signal arrives."""
+        self._event.wait(seconds)
+        self.check()
+
+
+class _Heartbeat:
+    """Records a running trial's heartbeat every interval (RDB storages only)."""
+
+    def __init__(self, storage: BaseStorage, trial_id: int):
+        self._storage = storage
+        self._trial_id = trial_id
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        interval = _heartbeat_interval(storage)
+        if interval is not None:
+            # The first beat before training starts: a worker killed at once is detected too.
+            storage.record_heartbeat(trial_id)
+            self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True)
+            self._thread.start()
+
+    def _beat(self, interval: int) -> None:
+        while not self._stop.wait(interval):
+            with contextlib.suppress(*_STORAGE_FAILURES):
+                self._storage.record_heartbeat(self._trial_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _heartbeat_interval(storage: BaseStorage) -> int | None:
+    return storage.get_heartbeat_interval() if isinstance(storage, RDBStorage) else None
+
+
+def worker_identity() -> str:
+    """``host:pid``, stored as the trial user attribute ``worker``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_gone(identity: Any) -> bool:
+    """Whether ``identity`` names a process of this machine that no longer runs."""
+    host, _, pid = str(identity).rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:  # a killed child its parent has not reaped yet is a zombie: gone as well
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+class Worker:
+    """Runs trials of experiment ``name`` until every study has its budget (see the module)."""
+
+    def __init__(self, url: str | None, name: str, *, device: str = "auto",
+                 heartbeat: int = HEARTBEAT_SECONDS, poll: float = POLL_SECONDS,
+                 train: Callable[..., dict] = train_run, out: TextIO | None = None):
+        try:
+            TrainConfig(device=device)
+        except ValueError as exc:
+            raise SearchError(str(exc)) from None
+        self.url = resolve_url(url)
+        self.name = name
+        self.device = device
+        self.poll = poll
+        self.train = train
+        self.out = out or sys.stdout
+        self.identity = worker_identity()
+        self.signals = _Signals()
+        self.storage = open_storage(self.url, heartbeat=heartbeat)
+        self.studies = experiment_studies(self.storage, name)
+        first = next(iter(self.studies.values()))
+        self.experiment = _studies.stored_experiment(first)
+        self.metric = first.user_attrs["quality_metric"]
+        self.artifacts = artifact_store(self.url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._retry = RetryLostTrial(max_retry=MAX_RETRY)
+        self.complete = 0
+        self.failed = 0
+
+    def log(self, message: str) -> None:
+        print(f"[worker {self.identity}] {message}", file=self.out, flush=True)
+
+    def run(self) -> WorkerResult:
+        """Work until done; handles SIGTERM/SIGINT when called from the main thread."""
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            self.signals.install()
+        try:
+            self.log(f"experiment {self.name} at {redact(self.url)}: "
+                     f"{self.experiment.summary()}")
+            return self._loop()
+        except Stop as stop:
+            message = f"stopped by {stop}"
+            self.log(message)
+            return WorkerResult(self.complete, self.failed, 128 + stop.signum, message)
+        finally:
+            if main:
+                self.signals.restore()
+
+    def _loop(self) -> WorkerResult:
+        while True:
+            self.signals.check()
+            claim = self._claim()
+            if isinstance(claim, WorkerResult):
+                return claim
+            if claim is None:
+                self.signals.sleep(self.poll)
+                continue
+            self._run(*claim)
+
+    def _claim(self) -> tuple[str, optuna.Study, optuna.Trial, _Heartbeat] | WorkerResult | None:
+        """Start a trial under the experiment lock; ``None``: wait; a result: nothing left."""
+        with experiment_lock(self.url, self.storage, self.name):
+            if self.signals.pending is not None:
+                return None  # stopping: start nothing (the loop raises Stop)
+            state = {}
+            for regularizer, study in self.studies.items():
+                self._fail_lost(study)
+                trials = study.get_trials(deepcopy=False)
+                state[regularizer] = (_studies.counts(study, trials), len(trials))
+            limit = self.experiment.failure_limit
+            given_up = [r for r, (c, _) in state.items() if not c.done and c.failures >= limit]
+            if all(c.done or r in given_up for r, (c, _) in state.items()):
+                return self._finish(given_up, limit)
+            order = list(self.studies)
+            open_ = [r for r, (c, _) in state.items() if r not in given_up and c.live < c.budget]
+            if not open_:
+                return None
+            regularizer = min(open_, key=lambda r: (state[r][0].live, order.index(r)))
+            study = optuna.load_study(
+                study_name=self.studies[regularizer].study_name, storage=self.storage,
+                sampler=self.experiment.make_sampler(regularizer, state[regularizer][1]))
+            with warnings.catch_warnings():
+                # Heartbeats are recorded by this module, not by Study.optimize.
+                warnings.simplefilter("ignore")
+                trial = study.ask()
+            heartbeat = _Heartbeat(self.storage, trial._trial_id)
+            trial.set_user_attr("worker", self.identity)
+            return regularizer, study, trial, heartbeat
+
+    def _finish(self, given_up: list[str], limit: int) -> WorkerResult:
+        if given_up:
+            message = (f"gave up on {', '.join(f'{self.name}.{r}' for r in given_up)} after "
+                       f"{limit} failed trial(s) each (see fail_reason in `study status`)")
+            self.log(message)
+            return WorkerResult(self.complete, self.failed, 1, message)
+        message = f"every study of {self.name} has its budget; ran {self.complete} trial(s)"
+        self.log(message)
+        return WorkerResult(self.complete, self.failed, 0, message)
+
+    def _fail_lost(self, study: optuna.Study) -> None:
+        """Fail (and queue again) the running trials whose worker is gone."""
+        interval = _heartbeat_interval(self.storage)
+        if interval is not None:
+            # Optuna's own fail_stale_trials cannot say why: attributes of a FAIL trial are
+            # read-only, so the reason is written while the trial is still RUNNING.
+            lost = self.storage._get_stale_trial_ids(study._study_id)
+            reason = f"worker lost: no heartbeat for over {GRACE_FACTOR * interval} s"
+        else:
+            lost = [t._trial_id for t in study.get_trials(deepcopy=False,
+                                                          states=(TrialState.RUNNING,))
+                    if _process_gone(t.user_attrs.get("worker"))]
+            reason = "worker lost: its process is gone"
+        for trial_id in lost:
+            try:
+                self.storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+                if not self.storage.set_trial_state_values(trial_id, TrialState.FAIL):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            trial = self.storage.get_trial(trial_id)
+            self.log(f"{study.study_name} trial {trial.number}: {reason}; queued again")
+            self._retry(study, trial)
+
+    def _run(self, regularizer: str, study: optuna.Study, trial: optuna.Trial,
+             heartbeat: _Heartbeat) -> None:
+        label = f"{study.study_name} trial {trial.number}"
+        start = time.perf_counter()
+        try:
+            self.signals.check()
+            config = self.experiment.config(regularizer, trial, device=self.device)
+            trial.set_user_attr("config", config)
+            self.log(f"{label} started: {_describe(trial.params)}")
+            values = self._train(trial, config)
+            if study.tell(trial, values, skip_if_finished=True).state != TrialState.COMPLETE:
+                raise optuna.exceptions.UpdateFinishedTrialError(label)
+            self.complete += 1
+            self.log(f"{label} COMPLETE in {time.perf_counter() - start:.1f} s: "
+                     f"{self.metric}={values[0]:.4g} {NFE_METRIC}={values[1]:.4g}")
+        except Stop as stop:
+            self._fail(study, trial, f"interrupted by {stop}", retry=True)
+            self.log(f"{label} FAIL: interrupted by {stop}; queued again")
+            raise
+        except TrainingDiverged as exc:
+            self._fail(study, trial, f"diverged ({exc.kind}): {exc}", retry=False)
+            self.log(f"{label} FAIL: {exc}")
+        except optuna.exceptions.UpdateFinishedTrialError:
+            self.log(f"{label} was failed by another worker (its heartbeat was late); "
+                     "its configuration is queued again")
+        except _STORAGE_FAILURES:
+            raise
+        except Exception as exc:  # a broken run must not end the worker: record it and go on
+            traceback.print_exc(file=self.out)
+            self._fail(study, trial, f"error: {type(exc).__name__}: {exc}", retry=False)
+            self.log(f"{label} FAIL: {type(exc).__name__}: {exc}")
+        finally:
+            heartbeat.stop()
+
+    def _train(self, trial: optuna.Trial, config: dict[str, Any]) -> list[float]:
+        with tempfile.TemporaryDirectory(prefix="study-trial-") as tmp:
+            checkpoint = Path(tmp) / "model.pt"
+            record = self.train(TrainConfig.from_dict(config), checkpoint=checkpoint,
+                                progress=self.signals.check)
+            self.signals.check()
+            values = [float(record[self.metric]), float(record[NFE_METRIC])]
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError(f"non-finite objective {values}")
+            curves = Path(tmp) / "curves.json"
+            curves.write_text(json.dumps(record.get("curves", {})))
+            artifacts = {"curves": upload_artifact(
+                artifact_store=self.artifacts, file_path=str(curves), study_or_trial=trial,
+                mimetype="application/json")}
+            if checkpoint.exists():
+                artifacts["checkpoint"] = upload_artifact(
+                    artifact_store=self.artifacts, file_path=str(checkpoint),
+                    study_or_trial=trial, mimetype="application/octet-stream")
+        for key, value in record.items():
+            if isinstance(value, (int, float, str, bool)):
+                trial.set_user_attr(key, value)
+        trial.set_user_attr("artifacts", artifacts)
+        return values
+
+    def _fail(self, study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool
+              ) -> None:
+        self.failed += 1
+        with experiment_lock(self.url, self.storage, self.name):
+            try:
+                trial.set_user_attr("fail_reason", reason)
+                frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return  # another worker failed it already, and queued it if it was lost
+            if retry:
+                # Under the lock: the rerun is queued before any worker counts the freed slot.
+                self._retry(study, frozen)
+
+
+def _describe(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in params.items()) or "no searched parameters"
+
+
+def run_worker(url: str | None, name: str, **options: Any) -> WorkerResult:
+    """``Worker(url, name, **options).run()``."""
+    return Worker(url, name, **options).run()

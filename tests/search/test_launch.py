@@ -1,0 +1,39 @@
+"""`study launch` on the embedded default storage: local workers, no crash, no duplicate."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from optuna.trial import TrialState
+
+from study.search.storage import artifact_dir
+from tests.search.helpers import load, run, started_trials, write_experiment
+
+
+def test_launch_runs_four_local_workers_on_the_embedded_default(tmp_path):
+    result = run("launch", "--name", "local", "--workers", "4", "--poll", "0.3", "--device",
+                 "cpu", "--config", str(write_experiment(tmp_path, 3)), cwd=tmp_path,
+                 timeout=240)
+    assert result.returncode == 0, result.stdout
+    assert "6/6 trials complete" in result.stdout
+    logs = sorted((tmp_path / "runs" / "logs").glob("local.worker-*.log"))
+    assert len(logs) == 4
+    outputs = [log.read_text() for log in logs]
+    for output in outputs:
+        assert "Traceback" not in output
+        assert re.search(r"every study of local has its budget", output)
+    started = started_trials(*outputs)
+    assert len(started) == len(set(started)) == 6  # no trial run twice
+    url = str(tmp_path / "runs" / "study.journal")
+    for s in load(url, "local").values():
+        trials = s.get_trials()
+        assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+        for t in trials:
+            for artifact_id in t.user_attrs["artifacts"].values():
+                assert (tmp_path / artifact_dir("runs/study.journal") / artifact_id).is_file()
+    status = run("status", "--name", "local", cwd=tmp_path)
+    assert status.returncode == 0
+    assert re.search(r"^none +3/3 +0 +0 +0 ", status.stdout, re.MULTILINE), status.stdout
+    assert "Best trade-offs" in status.stdout
+    assert Path(tmp_path / "runs" / "study.journal").stat().st_size > 0
