@@ -51,6 +51,16 @@ _SELECT = methods.select  # torchsde's own solver lookup (replaced below by ``_s
 _EPS = 1e-7
 
 
+def strong_order(method: str, noise_type: str) -> float:
+    """The strong order torchsde's ``method`` has for ``noise_type`` (its solver's
+    ``strong_order``, which some solvers only set when built)."""
+    if method == "euler":
+        return 1.0 if noise_type == "additive" else 0.5
+    if method in ("midpoint", "heun", "euler_heun"):
+        return 0.5 if noise_type == "general" else 1.0
+    return float(_SELECT(method=method, sde_type=METHOD_SDE_TYPES[method][0]).strong_order)
+
+
 def noise_types(method: str, sde_type: str) -> tuple[str, ...]:
     """The noise types ``method`` integrates for an SDE of ``sde_type``."""
     return tuple(_SELECT(method=method, sde_type=sde_type).noise_types)

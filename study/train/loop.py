@@ -124,12 +124,12 @@ def _backward(loss: torch.Tensor) -> None:
     try:
         loss.backward()
     except AssertionError as exc:
-        # The continuous adjoint's backward solve is torchdiffeq's own, which reports failing
-        # dynamics by assertions rather than study.nde's typed errors.
+        # The continuous adjoint's backward solve is torchdiffeq's (torchsde's) own, which reports
+        # failing dynamics by assertions rather than study.nde's typed errors.
         message = str(exc)
         if "underflow" in message:
             raise StepSizeUnderflow(f"step size underflow in the adjoint ({message})") from exc
-        if "non-finite" in message:
+        if "non-finite" in message or "nans in the error estimate" in message:
             raise NonFiniteState(f"non-finite state in the adjoint solve ({message})") from exc
         if "max_num_steps" in message:
             raise StepBudgetExceeded(

@@ -76,3 +76,20 @@ def test_every_attempt_is_reported_in_order_with_its_acceptance(method, estimate
     for step, _ in attempts[::3]:
         y_full, y_half = watch.doubling(step.t0, step.t1, step.y0)
         assert torch.equal(y_full, step.y_full) and torch.equal(y_half, step.y_half)
+
+
+def test_strong_orders_are_the_solvers_own():
+    from torchsde._core.base_sde import ForwardSDE
+
+    for method, sde_types in _torchsde.METHOD_SDE_TYPES.items():
+        for sde_type in sde_types:
+            for noise in _torchsde.noise_types(method, sde_type):
+                sde = MLPSDE(sde_type).double()
+                sde.noise_type = noise
+                size = (8, 1 if noise == "scalar" else 2)
+                bm = _torchsde.brownian(method, sde_type, 0.0, 1.0, size, torch.float64,
+                                        torch.device("cpu"), 0)
+                solver = methods.select(method=method, sde_type=sde_type)(
+                    sde=ForwardSDE(sde), bm=bm, dt=0.1, adaptive=True, rtol=1e-3, atol=1e-3,
+                    dt_min=1e-5, options={})
+                assert _torchsde.strong_order(method, noise) == solver.strong_order
