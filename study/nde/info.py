@@ -54,6 +54,25 @@ class SolveInfo:
     end_time: float | None = None
     diffusion: FieldCalls | None = field(default=None, repr=False)
 
+    @classmethod
+    def collect(cls, recorder, penalty, *, calls: FieldCalls, end_time: float,
+                diffusion: FieldCalls | None = None) -> SolveInfo:
+        """The info of a finished solve, from its step recorder and its regularizer's penalty."""
+        return cls(
+            reg=penalty.value,
+            steps=len(recorder.step_starts),
+            rejected=recorder.rejected,
+            reg_time=penalty.time,
+            reg_step=penalty.step,
+            reg_state=penalty.state,
+            first_step=recorder.first_step,
+            step_starts=recorder.step_starts,
+            step_sizes=recorder.step_sizes,
+            calls=calls,
+            end_time=end_time,
+            diffusion=diffusion,
+        )
+
     def _calls(self, phase: str) -> int:
         extra = 0 if self.diffusion is None else getattr(self.diffusion, phase)
         return getattr(self.calls, phase) + extra

@@ -211,19 +211,7 @@ def solve_ode(
     if first_step == "warm" and recorder.first_proposal is not None:
         _WARM.put(field, *warm_key, value=min(recorder.first_proposal, span))
 
-    info = SolveInfo(
-        reg=penalty.value,
-        steps=len(recorder.step_starts),
-        rejected=recorder.rejected,
-        reg_time=penalty.time,
-        reg_step=penalty.step,
-        reg_state=penalty.state,
-        first_step=recorder.first_step,
-        step_starts=recorder.step_starts,
-        step_sizes=recorder.step_sizes,
-        calls=calls,
-        end_time=float(t_solve[-1]),
-    )
+    info = SolveInfo.collect(recorder, penalty, calls=calls, end_time=float(t_solve[-1]))
     return ys, info
 
 

@@ -248,20 +248,8 @@ def solve_sde(
     if first_step == "warm" and recorder.first_proposal is not None:
         _WARM.put(sde, *warm_key, value=min(recorder.first_proposal, span))
 
-    info = SolveInfo(
-        reg=penalty.value,
-        steps=len(recorder.step_starts),
-        rejected=recorder.rejected,
-        reg_time=penalty.time,
-        reg_step=penalty.step,
-        reg_state=penalty.state,
-        first_step=recorder.first_step,
-        step_starts=recorder.step_starts,
-        step_sizes=recorder.step_sizes,
-        calls=drift,
-        end_time=float(ts[-1]),
-        diffusion=diffusion,
-    )
+    info = SolveInfo.collect(recorder, penalty, calls=drift, end_time=float(ts[-1]),
+                             diffusion=diffusion)
     return ys, info
 
 
