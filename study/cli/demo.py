@@ -8,8 +8,10 @@ and the command that opens the dashboard. Run again, it goes on from where it st
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
+from pathlib import Path
 
 from study.cli import _search
 
@@ -81,11 +83,22 @@ def _export(url: str, name: str, out: str) -> bool:
     return True
 
 
-def _dashboard_command(url: str) -> str:
-    from study.cli import COMMANDS
-    from study.search.storage import artifact_dir, redact, resolve_url
+def _study_executable() -> str:
+    """``study`` if it is on PATH (an activated venv), else its path next to this Python
+    (``make demo`` runs ``.venv/bin/study`` without activating the venv)."""
+    beside = Path(sys.executable).parent / "study"
+    if shutil.which("study") == str(beside) or not beside.exists():
+        return "study"
+    try:
+        return str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)
 
-    if "study.cli.dashboard" in COMMANDS:
-        default = resolve_url(None) == url
-        return "study dashboard" + ("" if default else f" --storage '{redact(url)}'")
-    return f"optuna-dashboard '{redact(url)}' --artifact-dir {artifact_dir(url)}"
+
+def _dashboard_command(url: str) -> str:
+    from study.search.storage import redact, resolve_url
+
+    default = resolve_url(None) == url
+    return f"{_study_executable()} dashboard" + (
+        "" if default else f" --storage '{redact(url)}'"
+    )
