@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+from _seeds import label, summarize
 
 from study import tasks
 from study.train import evaluate, train
@@ -53,8 +54,6 @@ COLUMNS = [
 ]
 
 
-def label(name: str, options: dict) -> str:
-    return name if not options else f"{name} ({', '.join(str(v) for v in options.values())})"
 
 
 TIMED = ("predict_seconds_per_batch", "predict_seconds_per_batch_warm")
@@ -74,27 +73,8 @@ def remeasure(seed_runs: list[dict], rounds: int) -> None:
         run["checkpoint"] = str(run["checkpoint"])
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def summarize(runs: list[dict], quality: str) -> dict:
-    """runs: records with keys case, seed, metrics. Returns per-case means/stds/ratios."""
-    by_case: dict[str, list[dict]] = {}
-    for run in runs:
-        by_case.setdefault(run["case"], []).append(run["metrics"])
-    keys = [quality] + [key for key, _, _ in COLUMNS]
-    table = {}
-    for case, records in by_case.items():
-        table[case] = {key: mean_std([float(r[key]) for r in records]) for key in keys}
-        table[case]["seeds"] = len(records)
-    base = table.get("none")
-    for row in table.values():
-        row["ratio"] = {
-            key: (row[key][0] / base[key][0] if base and base[key][0] else float("nan"))
-            for key in keys
-        }
-    return table
 
 
 def markdown(task: str, tol: float, table: dict, quality: str) -> str:
@@ -159,7 +139,7 @@ def main() -> int:
                           f" train={metrics['train_seconds']:.1f}s", file=sys.stderr, flush=True)
                 remeasure(seed_runs, args.rounds)
                 runs.extend(seed_runs)
-            table = summarize(runs, quality_key)
+            table = summarize(runs, [quality_key] + [key for key, _, _ in COLUMNS])
             sections.append(markdown(task, tol, table, quality_key))
             results["tables"].append({"task": task, "tol": tol, "quality": quality_key,
                                       "table": table})

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from _seeds import label, summarize
 
 from study import tasks
 from study.train import evaluate, train
@@ -46,29 +47,10 @@ COLUMNS = [
 ]
 
 
-def label(name: str, options: dict) -> str:
-    return name if not options else f"{name} ({', '.join(str(v) for v in options.values())})"
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def summarize(runs: list[dict], quality: str) -> dict:
-    """Per case: mean/std of each metric over seeds and the ratio of means to vanilla."""
-    by_case: dict[str, list[dict]] = {}
-    for run in runs:
-        by_case.setdefault(run["case"], []).append(run["metrics"])
-    keys = [quality] + [key for key, _ in COLUMNS]
-    table = {}
-    for case, records in by_case.items():
-        table[case] = {key: mean_std([float(r[key]) for r in records]) for key in keys}
-        table[case]["seeds"] = len(records)
-    base = table["none"]
-    for row in table.values():
-        row["ratio"] = {key: row[key][0] / base[key][0] if base[key][0] else float("nan")
-                        for key in keys}
-    return table
 
 
 def markdown(task: str, solver: dict, table: dict, quality: str) -> str:
@@ -152,7 +134,7 @@ def main() -> int:
                     timing_rounds=list(measured),
                 )
                 del run["checkpoint"]
-            table = summarize(runs, quality)
+            table = summarize(runs, [quality] + [key for key, _ in COLUMNS])
             solver = tasks.solver_defaults(task)
             sections.append(markdown(task, solver, table, quality))
             results["tables"].append({"task": task, "solver": solver, "quality": quality,

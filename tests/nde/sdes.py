@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from study.nde import _torchsde
 from tests.nde.fields import MLPField
 
 
@@ -32,3 +33,10 @@ def y0(n: int = 8, dim: int = 2, seed: int = 1, requires_grad: bool = False) -> 
 
 def times(n: int = 3) -> torch.Tensor:
     return torch.linspace(0.0, 1.0, n, dtype=torch.float64)
+
+
+def brownian(method: str = "milstein", entropy: int = 0):
+    """A queryable Brownian motion on [0, 1] for a batch of 8 two-dimensional states."""
+    return _torchsde.brownian(method, "ito", 0.0, 1.0, (8, 2), torch.float64,
+                              torch.device("cpu"), entropy)
+

@@ -5,30 +5,13 @@ import itertools
 import pytest
 import torch
 import torchsde
-from torchsde._core import adaptive_stepping, methods
+from torchsde._core import methods
 
 from study.nde import _torchsde
 from study.nde.sde_recorder import SDEStepRecorder
-from tests.nde.sdes import MLPSDE, times, y0
+from tests.nde.sdes import MLPSDE, brownian, times, y0
 
-
-@pytest.fixture
-def estimates(monkeypatch):
-    """The error estimates torchsde's adaptive loop computes, in order."""
-    seen = []
-    compute = adaptive_stepping.compute_error
-
-    def spy(*args, **kwargs):
-        seen.append(compute(*args, **kwargs))
-        return seen[-1]
-
-    monkeypatch.setattr(adaptive_stepping, "compute_error", spy)
-    return seen
-
-
-def _bm(method="milstein", entropy=0):
-    return _torchsde.brownian(method, "ito", 0.0, 1.0, (8, 2), torch.float64,
-                              torch.device("cpu"), entropy)
+_bm = brownian
 
 
 def test_pinned_version_and_plain_solvers_outside_a_recording():

@@ -3,11 +3,10 @@ on the solve's Brownian path, in a closed box, with any gradient method."""
 
 import pytest
 import torch
-from torchsde._core import adaptive_stepping
 
 from study import regularizers
-from study.nde import _torchsde, solve_sde
-from tests.nde.sdes import MLPSDE, times, y0
+from study.nde import solve_sde
+from tests.nde.sdes import MLPSDE, brownian, times, y0
 
 # torchsde warns that adaptive Euler-Maruyama need not converge for multiplicative noise; the
 # tests use it as the simplest scheme, not for accuracy.
@@ -16,23 +15,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Numerical solution is not guaran
 RTOL = ATOL = 1e-3
 
 
-@pytest.fixture
-def estimates(monkeypatch):
-    """The error estimates torchsde's adaptive loop computes, in order."""
-    seen = []
-    compute = adaptive_stepping.compute_error
-
-    def spy(*args, **kwargs):
-        seen.append(compute(*args, **kwargs))
-        return seen[-1]
-
-    monkeypatch.setattr(adaptive_stepping, "compute_error", spy)
-    return seen
-
-
-def _bm(method="milstein", entropy=0):
-    return _torchsde.brownian(method, "ito", 0.0, 1.0, (8, 2), torch.float64,
-                              torch.device("cpu"), entropy)
+_bm = brownian
 
 
 def _solve(reg, method="milstein", bm=None, adjoint=False, y=None):
