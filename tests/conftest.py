@@ -6,6 +6,9 @@ from torchsde._core import adaptive_stepping
 
 torch.set_num_threads(1)
 
+# The small real experiment that the report and command-line tests read.
+pytest_plugins = ["tests.small_study"]
+
 
 @pytest.fixture
 def estimates(monkeypatch):

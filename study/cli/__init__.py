@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Sequence
 
 from study.cli.errors import UserError, fail
 
@@ -26,21 +27,27 @@ COMMANDS: list[str] = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The ``study`` parser; ``argv`` is read for a regularizer named by import path, whose
+    options become flags of ``study train``."""
     parser = argparse.ArgumentParser(
         prog="study",
         description="Train neural ODEs/SDEs that are cheap to integrate, and run Optuna studies "
         "of quality vs. NFE.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(name).register(sub)
+    parsers = {name: importlib.import_module(name).register(sub) for name in COMMANDS}
+    if argv and argv[0] == "train":
+        from study.cli.train import add_user_regularizer
+
+        add_user_regularizer(parsers["study.cli.train"], argv)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = build_parser(argv).parse_args(argv)
         return int(args.handler(args) or 0)
     except UserError as exc:
         return fail(str(exc), exc.exit_code)

@@ -1,26 +1,27 @@
-"""``study create``: one multi-objective Optuna study per regularizer of an experiment."""
+"""``study create``: create an experiment: one Optuna study per regularizer, equal budgets.
+
+Create experiment NAME from a shipped experiment or a TOML file: one multi-objective study per
+regularizer, named NAME.<regularizer>, maximising or minimising validation quality and minimising
+predict_nfe, each with the same budget of trials. Creating it again with the same experiment does
+nothing; with a different one it is refused. Then run `study worker --name NAME` (anywhere) or
+`study launch`.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from study.cli import _search
+from study.cli._command import add_command
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "create",
-        help="create an experiment: one Optuna study per regularizer, equal budgets",
-        description="Create experiment NAME from a shipped experiment or a TOML file: one "
-        "multi-objective study per regularizer, named NAME.<regularizer>, maximising or "
-        "minimising validation quality and minimising predict_nfe, each with the same budget "
-        "of trials. Creating it again with the same experiment does nothing; with a different "
-        "one it is refused. Then run `study worker --name NAME` (anywhere) or `study launch`.",
-    )
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = add_command(subparsers, "create", __doc__)
     _search.add_name(parser)
     _search.add_experiment(parser, required=True)
     _search.add_storage(parser)
     parser.set_defaults(handler=run)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,13 +34,14 @@ def run(args: argparse.Namespace) -> int:
 def create(args: argparse.Namespace, url: str) -> None:
     """Validate everything, then create (shared with ``launch`` and ``demo``)."""
     from study.search import studies
-    from study.search.storage import open_storage, redact
+    from study.search.storage import backend
 
     experiment = _search.load_experiment(args)
     studies.check_name(args.name)
-    storage = open_storage(url, create=True)
+    store = backend(url)
+    storage = store.open(create=True)
     created, new = studies.create(url, storage, args.name, experiment)
-    where = redact(url)
+    where = store.label
     if new:
         print(f"created experiment {args.name} in {where}: {experiment.summary()}; studies "
               f"{', '.join(s.study_name for s in created.values())}")

@@ -1,4 +1,10 @@
-"""``study dashboard``: optuna-dashboard over the experiment storage and its artifact store."""
+"""``study dashboard``: browse the studies, their comparison and per-trial curves in
+optuna-dashboard.
+
+Serve optuna-dashboard over the storage and its artifact store. Each experiment's combined Pareto
+figure and summary note are first saved into its studies. The dashboard has no login: it listens on
+loopback unless --host says otherwise.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import argparse
 import sys
 
 from study.cli import _search
+from study.cli._command import add_command
 from study.cli.errors import EXIT_STORAGE, UserError
 
 NO_LOGIN_WARNING = (
@@ -15,14 +22,8 @@ NO_LOGIN_WARNING = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "dashboard",
-        help="browse the studies, their comparison and per-trial curves in optuna-dashboard",
-        description="Serve optuna-dashboard over the storage and its artifact store. Each "
-        "experiment's combined Pareto figure and summary note are first saved into its studies. "
-        "The dashboard has no login: it listens on loopback unless --host says otherwise.",
-    )
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = add_command(subparsers, "dashboard", __doc__)
     _search.add_storage(parser)
     parser.add_argument(
         "--host",
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="do not save the comparison figures and notes into the studies first",
     )
     parser.set_defaults(handler=run)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:

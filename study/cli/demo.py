@@ -1,8 +1,9 @@
-"""``study demo`` (``make demo``): a small real study on the embedded storage, start to finish.
+"""``study demo``: run a small digits study end to end and show how to browse it.
 
-Creates a small ``digits`` experiment comparing the local regularizer with the global baselines,
-runs it with local workers, exports the Pareto comparison (``study export``), prints a summary
-and the command that opens the dashboard. Run again, it goes on from where it stopped.
+``make demo`` runs it: a small real study on the embedded storage, start to finish. It creates a
+small ``digits`` experiment comparing the local regularizer with the global baselines, runs it
+with local workers, exports the Pareto comparison (as ``study export``), prints a summary and the
+command that opens the dashboard. Run again, it goes on from where it stopped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from study.cli import _search
+from study.cli._command import add_command
 
 NAME = "demo"
 REGULARIZERS = "none,local,global-error,taynode,rnode,steer"
@@ -22,15 +24,12 @@ EPOCHS = 10
 WORKERS = 2
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "demo",
-        help="run a small digits study end to end and show how to browse it",
-        description=f"Create experiment {NAME!r} (shipped digits experiment with "
-        f"{REGULARIZERS}, {TRIALS} trials each of {EPOCHS} epochs), run it with {WORKERS} local "
-        "workers, export the Pareto plots and print a summary and the dashboard command. "
-        "Running it again goes on from where it stopped.",
-    )
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = add_command(subparsers, "demo", __doc__, description=(
+        f"Create experiment {NAME!r} (shipped digits experiment with {REGULARIZERS}, {TRIALS} "
+        f"trials each of {EPOCHS} epochs), run it with {WORKERS} local workers, export the "
+        "Pareto plots and print a summary and the dashboard command. Running it again goes on "
+        "from where it stopped."))
     parser.add_argument("--name", default=NAME, help=f"experiment name (default: {NAME})")
     parser.add_argument("--workers", type=int, default=WORKERS, metavar="N",
                         help=f"local worker processes (default: {WORKERS})")
@@ -44,15 +43,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="export folder (default: <runs>/NAME-export next to the storage)")
     _search.add_storage(parser)
     parser.set_defaults(handler=run, experiment="digits", config=None)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from study.cli import status
     from study.cli.create import create
+    from study.report.status import experiment_status
     from study.search.launch import launch
-    from study.search.storage import open_storage, runs_dir
+    from study.search.storage import backend
 
     url = _search.resolved_url(args)
+    store = backend(url)
     start = time.monotonic()
     with _search.user_errors(url):
         create(args, url)
@@ -60,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
         if code != 0:
             return code
         print(f"\nfinished in {time.monotonic() - start:.0f} s\n")
-        print(status.report(open_storage(url), args.name, url))
-    out = args.out or str(runs_dir(url) / f"{args.name}-export")
+        print(experiment_status(store.open(), args.name, store.label))
+    out = args.out or str(store.runs_dir() / f"{args.name}-export")
     exported = _export(url, args.name, out)
     print("\nBrowse the studies, per-trial curves and checkpoints:")
     print(f"  {_dashboard_command(url)}")
@@ -71,14 +72,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export(url: str, name: str, out: str) -> bool:
-    """The one place the demo exports its plots: `study export`, where it exists."""
-    from study.cli import COMMANDS, main
+    """Export the comparison as `study export` does; on failure say why and go on."""
+    from study import report
 
-    if "study.cli.export" not in COMMANDS:
-        return False
     print(f"\nexporting the Pareto comparison to {out}/ ...", flush=True)
-    if main(["export", "--name", name, "--out", out, "--storage", url]) != 0:
-        print("the export failed (see above); the table above is the summary", file=sys.stderr)
+    try:
+        for path in report.export(url, name, out,
+                                  log=lambda message: print(message, file=sys.stderr)):
+            print(path)
+    except report.ReportError as exc:
+        print(f"the export failed: {exc}; the table above is the summary", file=sys.stderr)
         return False
     return True
 

@@ -1,4 +1,10 @@
-"""``study export``: an experiment's Pareto comparison as HTML, PNG/SVG, CSV and markdown."""
+"""``study export``: export an experiment's Pareto fronts, hypervolumes and local-vs-baseline table.
+
+Write the overlaid Pareto fronts of every regularizer (validation quality vs prediction NFE),
+hypervolumes with one stated reference point, prediction NFE vs training time, every trial as CSV
+and, re-measured on the test set, the best local trial against each baseline as markdown. The
+figures and the summary are also saved into the experiment's studies for `study dashboard`.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +12,14 @@ import argparse
 import sys
 
 from study.cli import _search
+from study.cli._command import add_command
 from study.cli.errors import EXIT_STORAGE, UserError
 
 FORMATS = "html,png,svg,csv,md"  # study.report.FORMATS, without importing plotly for --help
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export",
-        help="export an experiment's Pareto fronts, hypervolumes and local-vs-baseline table",
-        description="Write the overlaid Pareto fronts of every regularizer (validation quality "
-        "vs prediction NFE), hypervolumes with one stated reference point, prediction NFE vs "
-        "training time, every trial as CSV and, re-measured on the test set, the best local "
-        "trial against each baseline as markdown. The figures and the summary are also saved "
-        "into the experiment's studies for `study dashboard`.",
-    )
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = add_command(subparsers, "export", __doc__)
     _search.add_name(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     _search.add_storage(parser)
@@ -62,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="do not save the figures and summary into the studies (read-only storage)",
     )
     parser.set_defaults(handler=run)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:

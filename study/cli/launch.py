@@ -1,22 +1,22 @@
-"""``study launch``: N local worker processes with overall progress."""
+"""``study launch``: run an experiment with N local worker processes until its budgets are met.
+
+Start N `study worker` processes on this machine (one GPU each with --gpus), show overall progress
+and return when every study has its budget. With --experiment/--config the experiment is created
+first (as `study create`). Ctrl-C stops the workers cleanly: their running trials end as FAIL and
+are queued again.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from study.cli import _search
+from study.cli._command import add_command
 from study.cli.errors import UserError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "launch",
-        help="run an experiment with N local worker processes until its budgets are met",
-        description="Start N `study worker` processes on this machine (one GPU each with "
-        "--gpus), show overall progress and return when every study has its budget. With "
-        "--experiment/--config the experiment is created first (as `study create`). Ctrl-C "
-        "stops the workers cleanly: their running trials end as FAIL and are queued again.",
-    )
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = add_command(subparsers, "launch", __doc__)
     _search.add_name(parser)
     parser.add_argument("--workers", type=int, required=True, metavar="N",
                         help="number of worker processes")
@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _search.add_worker_options(parser)
     _search.add_experiment(parser, required=False)
     parser.set_defaults(handler=run)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:

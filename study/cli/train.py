@@ -1,76 +1,110 @@
-"""``study train``: train one configuration and print its metrics record.
+"""``study train``: train one configuration and print its metrics.
 
-Every ``TrainConfig`` field is a flag of the same name (``--weight-final`` for ``weight_final``);
-flags left out take the config's defaults (the task's, where the default is ``None``). A progress
-bar goes to stderr when it is a terminal; ``--json`` prints only the record, as JSON, on stdout.
+Train one configuration and print its metrics record. Defaults in brackets. The options of a
+regularizer named by import path are flags too.
+
+Every ``TrainConfig`` setting is a flag of the same name (``--weight-final`` for ``weight_final``),
+with the help the setting declares, and so is every option the regularizers declare
+(``--sampling``, ``--order``, ``--b``...); a regularizer named by import path
+(``--regularizer package.module:Class``) adds its own options. Flags left out take the defaults
+(the task's, where the help says "task default"). A progress bar goes to stderr when it is a
+terminal; ``--json`` prints only the record, as JSON, on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from study import regularizers, tasks
+from study.cli._command import add_command
 from study.cli.errors import EXIT_DIVERGED, UserError
-from study.nde import METHODS, SDE_METHODS
-from study.train import Progress, TrainConfig, TrainingDiverged, field_names, train
 
-_HELP = {
-    "task": f"a registered task ({', '.join(tasks.names())}) or package.module:function, "
-    "a function of the seed returning a study.tasks.Task",
-    "regularizer": f"one of {', '.join(regularizers.names())}",
-    "sampling": f"local regularizer: {' or '.join(regularizers.SAMPLINGS)}",
-    "estimate": f"local regularizer: {' or '.join(regularizers.ESTIMATES)}",
-    "order": f"taynode: derivative order, {' or '.join(map(str, regularizers.ORDERS))}",
-    "kinetic": "rnode: weight of the kinetic energy",
-    "jacobian": "rnode: weight of the Jacobian Frobenius norm",
-    "b": "steer: end times are drawn from [t1 - b, t1 + b]",
-    "weight": "penalty weight (default: the task's for the regularizer)",
-    "weight_final": "decay the weight exponentially to this over training",
-    "method": f"adaptive solver, ODE tasks: {', '.join(METHODS)}; SDE tasks: "
-    f"{', '.join(SDE_METHODS)} (default: the task's)",
-    "rtol": "relative tolerance (default: the task's)",
-    "atol": "absolute tolerance (default: the task's)",
-    "adjoint": "gradients: false (backpropagation), true (continuous adjoint) or seminorm",
-    "epochs": "training epochs (default: the task's)",
-    "batch_size": "batch size, also for prediction (default: the task's)",
-    "lr": "Adam learning rate (default: the task's)",
-    "seed": "seed of the data split, initialisation and training",
-    "device": "auto, cpu, cuda or cuda:N (auto: CUDA when available)",
-    "data_dir": "directory of the task's data files (mnist: the IDX files)",
-    "max_steps": "solver step budget per solve; exceeding it means the run diverged",
-}
+# Settings whose default (None) is the task's own.
+_TASK_DEFAULTS = ("weight", "method", "rtol", "atol", "epochs", "batch_size", "lr")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train one configuration and print its metrics",
-        description="Train one configuration and print its metrics record. Defaults in brackets.",
-    )
-    defaults = TrainConfig()
-    for field in dataclasses.fields(TrainConfig):
-        default = getattr(defaults, field.name)
-        shown = "" if default is None else f" [{str(default).lower()}]"
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from study import regularizers, tasks
+    from study.train.config import TrainConfig, field_names, setting_help
+
+    parser = add_command(subparsers, "train", __doc__)
+    defaults = TrainConfig.__dataclass_fields__
+    for name in field_names():
+        if name == "options":
+            continue
+        default = defaults[name].default
+        shown = " [task default]" if name in _TASK_DEFAULTS else (
+            "" if default is None else f" [{str(default).lower()}]")
+        text = setting_help(name)
+        if name == "task":
+            text += f"; registered: {', '.join(tasks.names())}"
+        elif name == "regularizer":
+            text += f"; registered: {', '.join(regularizers.names())}"
         # Values stay strings here: TrainConfig validates them and names the accepted ones.
-        parser.add_argument(
-            "--" + field.name.replace("_", "-"), dest=field.name, default=None,
-            metavar=field.name.upper(), help=_HELP[field.name] + shown,
-        )
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
+                            metavar=name.upper(), help=text + shown)
+    add_option_flags(parser, regularizers.names())
     parser.add_argument("--json", action="store_true",
                         help="print only the metrics record, as JSON, on stdout")
     parser.add_argument("--checkpoint", metavar="PATH",
                         help="save the trained model and its config here (for re-evaluation)")
     parser.set_defaults(handler=run)
+    return parser
 
 
-def _config(args: argparse.Namespace) -> TrainConfig:
-    given = {name: getattr(args, name) for name in field_names()}
+def add_option_flags(parser: argparse.ArgumentParser, specs: Sequence[str]) -> None:
+    """A flag for every option the regularizers ``specs`` declare (one flag per name; its help
+    says which regularizers have it)."""
+    from study import regularizers
+
+    owners: dict[str, list[tuple[str, object]]] = {}
+    for spec in specs:
+        for option in regularizers.options(spec):
+            owners.setdefault(option.name, []).append((spec, option))
+    known = set(parser.get_default("option_names") or [])
+    for name, declared in owners.items():
+        if name in known:
+            continue
+        text = "; ".join(f"{spec}: {option.help} [{str(option.default).lower()}]"
+                         for spec, option in declared)
+        parser.add_argument(declared[0][1].flag, dest=name, default=None,
+                            metavar=name.upper(), help=text)
+        known.add(name)
+    parser.set_defaults(option_names=sorted(known))
+
+
+def add_user_regularizer(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """The flags of a regularizer that ``argv`` names by import path (``--regularizer
+    package.module:Class``), so that they parse and ``--help`` lists them."""
+    from study import regularizers
+
+    spec = None
+    for i, arg in enumerate(argv):
+        if arg == "--regularizer" and i + 1 < len(argv):
+            spec = argv[i + 1]
+        elif arg.startswith("--regularizer="):
+            spec = arg.partition("=")[2]
+    if spec is None or spec in regularizers.names() or not regularizers.is_spec(spec):
+        return
     try:
-        return TrainConfig.from_dict({k: v for k, v in given.items() if v is not None})
+        add_option_flags(parser, [spec])
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    except argparse.ArgumentError as exc:
+        raise UserError(f"regularizer {spec!r}: an option clashes with a flag of study train "
+                        f"({exc})") from None
+
+
+def _config(args: argparse.Namespace):
+    from study.train import TrainConfig, field_names
+
+    names = [n for n in field_names() if n != "options"] + list(args.option_names)
+    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    try:
+        return TrainConfig.from_dict(given)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -85,7 +119,7 @@ class _Bar:
         self.bar = None
         self.desc = desc
 
-    def __call__(self, event: Progress) -> None:
+    def __call__(self, event) -> None:
         if self.bar is None:
             self.bar = self._tqdm(total=event.total_steps, desc=self.desc, unit="step",
                                   file=sys.stderr, leave=False)
@@ -113,6 +147,8 @@ def _summary(record: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from study.train import TrainingDiverged, train
+
     config = _config(args)
     if args.checkpoint is not None and not Path(args.checkpoint).parent.is_dir():
         raise UserError(f"--checkpoint: directory {str(Path(args.checkpoint).parent)!r} "

@@ -1,25 +1,26 @@
-"""``study worker``: run trials of an experiment until every study has its budget."""
+"""``study worker``: run trials of an experiment until every regularizer has its budget.
+
+Run trials of experiment NAME, balancing its studies, until each has exactly its budget of COMPLETE
+trials; any number of workers may share the storage. A diverging trial is recorded as FAIL with its
+reason. SIGTERM/SIGINT end the running trial as FAIL, queue its configuration again and stop the
+worker (exit 143/130).
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from study.cli import _search
+from study.cli._command import add_command
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "worker",
-        help="run trials of an experiment until every regularizer has its budget",
-        description="Run trials of experiment NAME, balancing its studies, until each has "
-        "exactly its budget of COMPLETE trials; any number of workers may share the storage. "
-        "A diverging trial is recorded as FAIL with its reason. SIGTERM/SIGINT end the running "
-        "trial as FAIL, queue its configuration again and stop the worker (exit 143/130).",
-    )
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = add_command(subparsers, "worker", __doc__)
     _search.add_name(parser)
     _search.add_storage(parser)
     _search.add_worker_options(parser)
     parser.set_defaults(handler=run)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,8 +10,10 @@ function ``sdeint``/``sdeint_adjoint`` build their solver with) returns a solver
 reports each attempt. An attempt is known accepted when the next one starts later (a rejected
 attempt is retried from the same time) or when the solve ends (the loop only ends on an accepted
 step). The solver itself is kept, so a regularizer can re-take a step-doubling attempt later
-with the same step function on the same Brownian path. ``tests/nde/test_torchsde_internals.py``
-pins this behaviour.
+with the same step function on the same Brownian path. torchsde reports a NaN error estimate by
+an ``AssertionError``: the solvers built for ``solve_sde`` (the adjoint's backward solve included)
+raise the typed ``SolverError``s instead. ``tests/nde/test_torchsde_internals.py`` pins this
+behaviour.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import torch
 import torchsde
 from torchsde._core import adaptive_stepping, methods
 
-from study.nde.sde_recorder import SDEStep
+from study.nde.errors import NonFiniteState, SolverError
+from study.nde.recorder import SDEStep, StepRecorder
 
 EXPECTED_VERSION = "0.2.6"
 if torchsde.__version__ != EXPECTED_VERSION:  # pragma: no cover - guarded by the exact pin
@@ -90,14 +93,36 @@ def solver_error_ratio(y_full: torch.Tensor, y_half: torch.Tensor, rtol: float,
     return adaptive_stepping.compute_error(y_full, y_half, rtol, atol)
 
 
+def typed_error(exc: AssertionError, time: float | None) -> SolverError:
+    """The typed failure that torchsde's assertion ``exc`` reports."""
+    where = f" in the step from t={time:.6g}" if time is not None else ""
+    if "nan" in str(exc).lower():
+        return NonFiniteState(f"non-finite error estimate (NaN/inf in the dynamics){where}",
+                              time=time)
+    return SolverError(f"solver failed{where}: {exc}", time=time)
+
+
+def _typed_errors(solver, time: Callable[[], float | None]) -> None:
+    """Make ``solver.integrate`` raise typed errors instead of torchsde's assertions."""
+    integrate = solver.integrate
+
+    def guarded(y0, ts, extra0):
+        try:
+            return integrate(y0, ts, extra0)
+        except AssertionError as exc:
+            raise typed_error(exc, time()) from exc
+
+    solver.integrate = guarded
+
+
 class Watch:
-    """Watches one solver's ``step`` calls and reports attempts to ``report(attempt, accepted)``.
+    """Watches one solver's ``step`` calls and reports attempts to a ``StepRecorder``.
 
     After the solve, ``doubling(t0, t1, y0)`` re-takes an attempt with the solver's own step on its
     Brownian path (reported nowhere)."""
 
-    def __init__(self, report: Callable[[SDEStep, bool], None]):
-        self.report = report
+    def __init__(self, recorder: StepRecorder):
+        self.recorder = recorder
         self.solver = None
         self._step: Callable | None = None
         self._calls: list[tuple] = []
@@ -123,6 +148,7 @@ class Watch:
             return out
 
         solver.integrate = watched_integrate
+        _typed_errors(solver, lambda: self.time)
 
     def _watched_step(self, t0, t1, y0, extra0):
         y1, extra1 = self._step(t0, t1, y0, extra0)
@@ -134,10 +160,20 @@ class Watch:
         return y1, extra1
 
     def _resolve(self, new: SDEStep | None) -> None:
+        """The previous attempt is accepted when the next starts later or the solve ends (a
+        rejected attempt is retried from the same time)."""
         pending, self._pending = self._pending, new
-        if pending is not None:
-            accepted = new is None or float(new.t0) != float(pending.t0)
-            self.report(pending, accepted)
+        if pending is None:
+            return
+        recorder = self.recorder
+        t0, t1 = float(pending.t0), float(pending.t1)
+        recorder.attempt(t0, t1 - t0)
+        if recorder.first_proposal is None and recorder.step_starts:
+            recorder.first_proposal = t1 - t0
+        if new is not None and float(new.t0) == t0:
+            recorder.reject()
+        else:
+            recorder.accept(t0, t1, lambda: pending)
 
     def doubling(self, t0: torch.Tensor, t1: torch.Tensor,
                  y0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,16 +190,28 @@ class Watch:
 _ACTIVE: ContextVar[Watch | None] = ContextVar("study_torchsde_watch", default=None)
 
 
+def _ours(sde) -> bool:
+    """Whether ``sde`` (torchsde's wrapper, or the adjoint's) integrates a ``solve_sde`` SDE."""
+    for _ in range(4):
+        if getattr(sde, "study_solve", False):
+            return True
+        sde = getattr(sde, "forward_sde", None) or getattr(sde, "_base_sde", None)
+        if sde is None:
+            return False
+    return False
+
+
 def _select(method, sde_type):
     cls = _SELECT(method=method, sde_type=sde_type)
     watch = _ACTIVE.get()
-    if watch is None or watch.solver is not None:
-        # Outside a recording, or a second solver (the adjoint's backward solve): plain torchsde.
-        return cls
 
     def build(**kwargs):
         solver = cls(**kwargs)
-        watch.attach(solver)
+        if watch is not None and watch.solver is None:
+            watch.attach(solver)
+        elif _ours(kwargs.get("sde")):
+            # The adjoint's backward solve of a solve_sde SDE: typed errors, nothing recorded.
+            _typed_errors(solver, lambda: None)
         return solver
 
     return build
@@ -173,10 +221,10 @@ methods.select = _select
 
 
 @contextmanager
-def recording(report: Callable[[SDEStep, bool], None]) -> Iterator[Watch]:
+def recording(recorder: StepRecorder) -> Iterator[Watch]:
     """Within the block, the first solver ``sdeint``/``sdeint_adjoint`` builds reports each
-    attempt to ``report(attempt, accepted)``; the yielded ``Watch`` keeps that solver."""
-    watch = Watch(report)
+    attempt to ``recorder``; the yielded ``Watch`` keeps that solver."""
+    watch = Watch(recorder)
     token = _ACTIVE.set(watch)
     try:
         yield watch

@@ -1,33 +1,27 @@
 """``solve_ode`` and ``NeuralODE``: torchdiffeq solves with statistics and a regularizer.
 
-Warm-started steps (``first_step="warm"``): the solver's initial-step heuristic costs two
-evaluations and starts small (steps then grow at most 10x each), so even dynamics that one step
-integrates within tolerance take several steps. A warm start instead tries first the step size
-that the controller proposed after the first accepted step of the previous solve of the same
-field, capped at the length of the integration interval. The memory is kept per field object and
-separately for each (training mode, method, rtol, atol, direction), so a validation pass does not
-disturb the training solves and vice versa; it lives only in memory (not in ``state_dict``).
-Tolerances still hold: a step that is too large is rejected and shrunk like any other step.
+``first_step="warm"`` starts from the step size the previous solve of the same field proposed
+(see ``study.nde.core``). Solver failures are the typed ``SolverError``s, in the forward solve
+and in the continuous adjoint's backward solve alike.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torchdiffeq
 from torch import nn
 
 from study.nde import _torchdiffeq
-from study.nde.errors import NonFiniteState, SolverError, StepSizeUnderflow
-from study.nde.hooks import SolveContext, SolveHooks
+from study.nde.core import WARM, DEBlock, check_hooks, check_solver
+from study.nde.hooks import SolveContext, SolveHooks, SolveSpec, Step
 from study.nde.info import FieldCalls, SolveInfo
-from study.nde.recorder import StepRecorder
+from study.nde.recorder import DEFAULT_MAX_STEPS, ODEStep, StepRecorder
+from study.nde.tableau import Tableau, combine, error_ratio, rk_step, stiffness_estimate
 
 METHODS = _torchdiffeq.ADAPTIVE_METHODS
-ADJOINT_CHOICES = (False, True, "seminorm")
-DEFAULT_MAX_STEPS = 100_000
 
 
 class _CountedField(nn.Module):
@@ -46,61 +40,36 @@ class _CountedField(nn.Module):
         return out
 
 
-class _WarmSteps:
-    """Per-field memory of the step size to try first (see the module docstring)."""
+@dataclass
+class _ODEContext(SolveContext):
+    """The ``SolveContext`` of a torchdiffeq solve: dense output, Runge-Kutta steps of the
+    solver's ``tableau`` on the counted ``field``, errors in the solver's ``norm``."""
 
-    def __init__(self) -> None:
-        self._memory: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    field: Callable = None
+    tableau: Tableau = None
+    norm: Callable = None
 
-    @staticmethod
-    def _key(field, method, rtol, atol, direction) -> tuple:
-        return (bool(getattr(field, "training", False)), method, rtol, atol, direction)
+    def state_at(self, step: Step, t: torch.Tensor) -> torch.Tensor:
+        return _torchdiffeq.interpolate(step, t)
 
-    def get(self, field, *key) -> float | None:
-        try:
-            return self._memory.get(field, {}).get(self._key(field, *key))
-        except TypeError as exc:
-            raise ValueError(
-                f"first_step='warm' needs a field that can be weakly referenced (an nn.Module or a "
-                f"function), got {type(field).__name__}"
-            ) from exc
+    def retake(self, t: torch.Tensor, y: torch.Tensor, h: torch.Tensor,
+               end: torch.Tensor | None = None) -> ODEStep:
+        taken = rk_step(self.field, t, y, h, self.tableau)
+        return ODEStep(t0=t, t1=t + h, y0=y, size=h, y1=taken.y1, ys=taken.ys, ks=taken.ks)
 
-    def put(self, field, *key, value: float) -> None:
-        self._memory.setdefault(field, {})[self._key(field, *key)] = value
+    def error_ratio(self, step: Step) -> torch.Tensor:
+        error = combine(self.tableau.e, step.ks) * step.h.to(step.ks[0].dtype)
+        return error_ratio(error, step.ys[0], step.y1, self.spec.rtol, self.spec.atol, self.norm)
 
-
-_WARM = _WarmSteps()
-
-
-def _positive(name: str, value) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not number > 0 or number != number:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return number
+    def stiffness(self, step: Step) -> torch.Tensor:
+        return stiffness_estimate(step.ys, step.ks)
 
 
-def _validate(method, rtol, atol, adjoint, first_step, t, y0) -> tuple[float, float]:
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: adaptive methods are {', '.join(METHODS)}")
-    rtol = _positive("rtol", rtol)
-    try:
-        atol = float(atol)
-    except (TypeError, ValueError):
-        raise ValueError(f"atol must be a non-negative number, got {atol!r}") from None
-    if not atol >= 0:
-        raise ValueError(f"atol must be a non-negative number, got {atol!r}")
-    if adjoint not in ADJOINT_CHOICES or type(adjoint) not in (bool, str):
-        raise ValueError(f"unknown adjoint {adjoint!r}: accepted are False, True and 'seminorm'")
-    if first_step is not None and first_step != "warm":
-        _positive("first_step", first_step)
+def _check_inputs(t, y0) -> None:
     if not isinstance(y0, torch.Tensor) or not y0.is_floating_point():
         raise ValueError("y0 must be a floating-point tensor")
     if not isinstance(t, torch.Tensor) or t.ndim != 1 or len(t) < 2:
         raise ValueError("t must be a 1-D tensor of at least two time points")
-    return rtol, atol
 
 
 def _main_norm(norm: Callable) -> Callable:
@@ -108,14 +77,34 @@ def _main_norm(norm: Callable) -> Callable:
     return lambda state: norm(state[0])
 
 
-def _translate(exc: AssertionError, recorder: StepRecorder) -> SolverError:
-    message = str(exc)
-    where = f" at t={recorder.time:.6g}" if recorder.time is not None else ""
-    if "underflow" in message:
-        return StepSizeUnderflow(f"step size underflow{where}", time=recorder.time)
-    if "non-finite" in message:
-        return NonFiniteState(f"non-finite state (NaN/inf){where}", time=recorder.time)
-    return SolverError(f"solver failed{where}: {message}", time=recorder.time)
+def _integrate(counted: nn.Module, field: Callable, y0: torch.Tensor, t: torch.Tensor,
+               spec: SolveSpec, hooks: SolveHooks, options: dict, recorder: StepRecorder
+               ) -> tuple[torch.Tensor, tuple]:
+    """The forward solve (with the regularizer's extra states): ``(ys, final extra states)``."""
+    dynamics, state0 = counted, y0
+    augmentation = hooks.augment(counted, y0)
+    if augmentation is not None:
+        dynamics, extra0 = augmentation
+        state0 = (y0, *extra0)
+        options["norm"] = _main_norm(options.get("norm", _torchdiffeq.rms_norm))
+    method = _torchdiffeq.recording_method(spec.method)
+    settings = dict(rtol=spec.rtol, atol=spec.atol, method=method,
+                    options={**options, "recorder": recorder})
+    if spec.adjoint:
+        backward = {k: v for k, v in options.items() if k not in ("first_step", "norm")}
+        if spec.adjoint == "seminorm":
+            backward["norm"] = "seminorm"
+        # The backward solve reports to a recorder of its own: the same step budget and errors.
+        backward["recorder"] = StepRecorder(max_steps=recorder.max_steps)
+        params = tuple(field.parameters()) if isinstance(field, nn.Module) else ()
+        solution = torchdiffeq.odeint_adjoint(
+            dynamics, state0, t, **settings, adjoint_method=method, adjoint_options=backward,
+            adjoint_params=params)
+    else:
+        solution = torchdiffeq.odeint(dynamics, state0, t, **settings)
+    if augmentation is None:
+        return solution, ()
+    return solution[0], tuple(s[-1] for s in solution[1:])
 
 
 def solve_ode(
@@ -138,91 +127,45 @@ def solve_ode(
     ``SolveInfo``. ``adjoint`` is ``False`` (backpropagate through the solver), ``True``
     (continuous adjoint) or ``"seminorm"`` (adjoint with the seminorm step control); with an
     adjoint, gradients reach the parameters of ``field`` when it is an ``nn.Module``.
-    ``first_step`` is ``None`` (the solver's heuristic), a number, or ``"warm"`` (see module doc).
-    ``options`` are passed to torchdiffeq (e.g. ``max_step``, ``norm``).
+    ``first_step`` is ``None`` (the solver's heuristic), a number, or ``"warm"`` (see
+    ``study.nde.core``). ``options`` are passed to torchdiffeq (e.g. ``max_step``, ``norm``).
     """
-    rtol, atol = _validate(method, rtol, atol, adjoint, first_step, t, y0)
-    hooks = regularizer if regularizer is not None else SolveHooks()
-    hooks.check(method=method, adjoint=adjoint)
-
+    spec = check_solver("ode", METHODS, method, rtol, atol, adjoint, first_step)
+    _check_inputs(t, y0)
+    hooks = check_hooks(regularizer, spec)
     t_solve = hooks.end_time(t)
-    recorder = StepRecorder(
-        selector=hooks.selector(float(t_solve[0]), float(t_solve[-1])),
-        keep_stages=hooks.keep_stages,
-        max_steps=max_steps,
-    )
+    recorder = StepRecorder(selector=hooks.selector(float(t_solve[0]), float(t_solve[-1])),
+                            keep_steps=hooks.keep_steps, max_steps=max_steps)
     calls = FieldCalls()
     counted = _CountedField(field, calls, recorder)
 
     opts = dict(options or {})
     span = abs(float(t_solve[-1]) - float(t_solve[0]))
     direction = 1 if float(t_solve[-1]) >= float(t_solve[0]) else -1
-    warm_key = (method, rtol, atol, direction)
     if first_step == "warm":
-        remembered = _WARM.get(field, *warm_key)
+        remembered = WARM.get(field, spec, direction)
         if remembered is not None:
             opts["first_step"] = remembered
     elif first_step is not None:
         opts["first_step"] = float(first_step)
 
-    dynamics, state0 = counted, y0
-    augmentation = hooks.augment(counted, y0)
-    if augmentation is not None:
-        dynamics, extra0 = augmentation
-        state0 = (y0, *extra0)
-        opts["norm"] = _main_norm(opts.get("norm", _torchdiffeq.rms_norm))
-
-    solve_opts = {**opts, "recorder": recorder}
-    try:
-        if adjoint:
-            adjoint_opts = {k: v for k, v in opts.items() if k not in ("first_step", "norm")}
-            # The backward solve is torchdiffeq's own: bound it with its step budget option.
-            adjoint_opts.setdefault("max_num_steps", max_steps)
-            if adjoint == "seminorm":
-                adjoint_opts["norm"] = "seminorm"
-            params = tuple(field.parameters()) if isinstance(field, nn.Module) else ()
-            solution = torchdiffeq.odeint_adjoint(
-                dynamics, state0, t_solve, rtol=rtol, atol=atol,
-                method=_torchdiffeq.recording_method(method), options=solve_opts,
-                adjoint_method=method, adjoint_options=adjoint_opts, adjoint_params=params,
-            )
-        else:
-            solution = torchdiffeq.odeint(
-                dynamics, state0, t_solve, rtol=rtol, atol=atol,
-                method=_torchdiffeq.recording_method(method), options=solve_opts,
-            )
-    except AssertionError as exc:
-        raise _translate(exc, recorder) from exc
-
-    if augmentation is None:
-        ys, extra = solution, ()
-    else:
-        ys, extra = solution[0], tuple(s[-1] for s in solution[1:])
-
+    ys, extra = _integrate(counted, field, y0, t_solve, spec, hooks, opts, recorder)
     calls.phase = "regularizer"
-    ctx = SolveContext(
-        field=counted, tableau=_torchdiffeq.tableau(method), rtol=rtol, atol=atol,
-        norm=recorder.norm or _torchdiffeq.rms_norm, t=t_solve, ys=ys, extra=extra,
-        recorder=recorder,
-    )
+    ctx = _ODEContext(field=counted, tableau=_torchdiffeq.tableau(method),
+                      norm=recorder.norm or _torchdiffeq.rms_norm, spec=spec, t=t_solve, ys=ys,
+                      extra=extra, selected=recorder.selected, kept=recorder.kept)
     penalty = hooks.penalty(ctx)
     calls.phase = "backward"
 
     if first_step == "warm" and recorder.first_proposal is not None:
-        _WARM.put(field, *warm_key, value=min(recorder.first_proposal, span))
-
-    info = SolveInfo.collect(recorder, penalty, calls=calls, end_time=float(t_solve[-1]))
-    return ys, info
+        WARM.put(field, spec, direction, min(recorder.first_proposal, span))
+    return ys, SolveInfo.collect(recorder, penalty, calls=calls, end_time=float(t_solve[-1]))
 
 
-class NeuralODE(nn.Module):
+class NeuralODE(DEBlock):
     """``forward(y0)`` integrates ``field`` over ``t_span`` and returns the final state;
     ``forward(y0, t)`` integrates over the time grid ``t`` and returns the states at all of ``t``
-    (``len(t)`` of them, as ``solve_ode``).
-
-    The last call's ``SolveInfo`` is kept on ``.info``. The regularizer is applied in training
-    mode only: in ``eval()`` mode no regularization cost is paid.
-    """
+    (``len(t)`` of them, as ``solve_ode``). See ``study.nde.core.DEBlock``."""
 
     def __init__(
         self,
@@ -237,31 +180,14 @@ class NeuralODE(nn.Module):
         first_step: float | str | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
     ):
-        super().__init__()
         t0, t1 = (float(x) for x in t_span)
         if t0 == t1:
             raise ValueError(f"t_span must have two different times, got {t_span!r}")
-        _validate(method, rtol, atol, adjoint, first_step, torch.tensor([t0, t1]), torch.zeros(1))
-        if regularizer is not None:
-            regularizer.check(method=method, adjoint=adjoint)
+        check_hooks(regularizer, check_solver("ode", METHODS, method, rtol, atol, adjoint,
+                                              first_step))
+        super().__init__(t_span=(t0, t1), method=method, rtol=rtol, atol=atol, adjoint=adjoint,
+                         regularizer=regularizer, first_step=first_step, max_steps=max_steps)
         self.field = field
-        self.t_span = (t0, t1)
-        self.method = method
-        self.rtol = rtol
-        self.atol = atol
-        self.adjoint = adjoint
-        self.regularizer = regularizer
-        self.first_step = first_step
-        self.max_steps = max_steps
-        self.info: SolveInfo | None = None
 
-    def forward(self, y0: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
-        grid = t is not None
-        if not grid:
-            t = torch.tensor(self.t_span, dtype=y0.dtype, device=y0.device)
-        ys, self.info = solve_ode(
-            self.field, y0, t, method=self.method, rtol=self.rtol, atol=self.atol,
-            adjoint=self.adjoint, regularizer=self.regularizer if self.training else None,
-            first_step=self.first_step, max_steps=self.max_steps,
-        )
-        return ys if grid else ys[-1]
+    def solve(self, y0, t, **kwargs):
+        return solve_ode(self.field, y0, t, **kwargs)

@@ -1,113 +1,101 @@
-"""``StepRecorder``: what the forward solve did, step by step, for statistics and regularizers.
+"""``StepRecorder``: what a forward solve did, step by step, for statistics and regularizers.
 
-The recording solvers of ``study.nde._torchdiffeq`` report every step attempt here. The recorder
-always keeps cheap statistics (accepted step starts and sizes, rejections, the first step tried
-and the step size proposed after the first accepted step). Beyond that it keeps only what the
-regularizer asks for: one *selected* accepted step with its dense output (local regularizer), or
-the stage evaluations of every accepted step (global baselines, which differentiate through them).
+The solver adapters (``study.nde._torchdiffeq``, ``study.nde._torchsde``) report every step
+attempt here. The recorder always keeps cheap statistics (accepted step starts and sizes,
+rejections, the first step tried and the step size tried after the first accepted step) and
+enforces the step budget. Beyond that it keeps only what the regularizer asks for: the accepted
+step its selector chooses (local regularizers), or every accepted step with its autograd graph
+(global baselines, which differentiate through them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 
-from study.nde.errors import NonFiniteState, StepBudgetExceeded
+from study.nde.errors import StepBudgetExceeded
+from study.nde.hooks import Selector, Step
+
+DEFAULT_MAX_STEPS = 100_000
 
 
 @dataclass
-class SelectedStep:
-    """An accepted step of the forward solve: start ``t0``, end ``t1``, start state ``y0``, and the
-    coefficients of its dense output."""
+class ODEStep(Step):
+    """A Runge-Kutta step: its end state, the coefficients of its dense output and, when kept,
+    its stage inputs ``ys`` and outputs ``ks`` (``ys[0] = y0``, ``ks[0] = f(t0, y0)``)."""
 
-    t0: torch.Tensor
-    t1: torch.Tensor
-    y0: torch.Tensor
-    interp: list[torch.Tensor]
+    y1: torch.Tensor | None = None
+    interp: list[torch.Tensor] = field(default_factory=list)
+    ys: list[torch.Tensor] = field(default_factory=list)
+    ks: list[torch.Tensor] = field(default_factory=list)
 
 
 @dataclass
-class RecordedStep:
-    """An accepted step with its stage evaluations (kept for the global baselines): stage inputs
-    ``ys`` and outputs ``ks``, with ``ys[0]``/``ks[0]`` the start state and its derivative."""
+class SDEStep(Step):
+    """A step-doubling attempt: the full step's result ``y_full`` and the two half steps'
+    result ``y_half`` (the solution the solver continues from)."""
 
-    h: torch.Tensor
-    y1: torch.Tensor
-    ys: list[torch.Tensor]
-    ks: list[torch.Tensor]
-
-
-# Chooses, from (start, end) of each accepted step in order, the one the regularizer uses.
-Selector = Callable[[float, float], bool]
+    y_full: torch.Tensor | None = None
+    y_half: torch.Tensor | None = None
 
 
 class StepRecorder:
-    def __init__(self, *, selector: Selector | None = None, keep_stages: bool = False,
-                 max_steps: int = 100_000):
+    def __init__(self, *, selector: Selector | None = None, keep_steps: bool = False,
+                 max_steps: int = DEFAULT_MAX_STEPS):
         self.selector = selector
-        self.keep_stages = keep_stages
+        self.keep_steps = keep_steps
         self.max_steps = max_steps
-        self.norm: Callable | None = None
         self.first_step: float | None = None
         self.first_proposal: float | None = None
         self.step_starts: list[float] = []
         self.step_sizes: list[float] = []
         self.rejected = 0
-        self.selected: SelectedStep | None = None
-        self.recorded: list[RecordedStep] = []
-        self.time: float | None = None
+        self.selected: Step | None = None
+        self.kept: list[Step] = []
+        self.time: float | None = None  # start of the latest attempt, for error messages
+        self.norm: Callable | None = None  # the norm the solver measures errors with
         self._stages: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-        self._last_stages: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     @property
     def attempts(self) -> int:
         return len(self.step_starts) + self.rejected
 
-    def begin(self, first_step: torch.Tensor) -> None:
-        self.first_step = float(first_step.detach())
-
-    @contextmanager
-    def step_attempt(self, t: torch.Tensor) -> Iterator[None]:
-        self.time = float(t.detach())
+    def attempt(self, t0: float, size: float) -> None:
+        """An attempt from ``t0`` of ``size``: check the budget, note the first step's size.
+        (``first_proposal`` is the adapter's to set: the step size the controller proposed after
+        the first accepted step.)"""
+        self.time = t0
+        if self.first_step is None:
+            self.first_step = size
         if self.attempts >= self.max_steps:
             raise StepBudgetExceeded(
-                f"the solver exceeded its budget of {self.max_steps} steps at t={self.time:.6g}",
-                time=self.time,
+                f"the solver exceeded its budget of {self.max_steps} steps at t={t0:.6g}", time=t0
             )
-        self._stages = [] if self.keep_stages else None
-        try:
-            yield
-        finally:
-            stages, self._stages = self._stages, None
-        self._last_stages = stages or []
+        self._stages = [] if self.keep_steps else None
 
     def stage(self, y: torch.Tensor, k: torch.Tensor) -> None:
-        """Called by the counted field for every evaluation inside a step attempt."""
+        """Called by the counted field for every evaluation (kept inside attempts only)."""
         if self._stages is not None:
             self._stages.append((y, k))
 
-    def attempted(self, old, new, accepted: bool) -> None:
-        """``old``/``new``: torchdiffeq's Runge-Kutta state before and after the attempt."""
-        if not bool(torch.isfinite(new.dt)):
-            raise NonFiniteState(
-                "non-finite error estimate (NaN/inf in the dynamics) in the step from "
-                f"t={self.time:.6g}",
-                time=self.time,
-            )
-        if not accepted:
-            self.rejected += 1
-            return
-        t0, t1 = float(new.t0.detach()), float(new.t1.detach())
+    def stages(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The evaluations of the latest attempt (when steps are kept)."""
+        stages, self._stages = self._stages or [], None
+        return stages
+
+    def reject(self) -> None:
+        self.rejected += 1
+
+    def accept(self, t0: float, t1: float, step: Callable[[], Step]) -> None:
+        """An accepted step ``t0 -> t1``; ``step()`` builds it when it is selected or kept."""
         self.step_starts.append(t0)
         self.step_sizes.append(t1 - t0)
-        if self.first_proposal is None:
-            self.first_proposal = float(new.dt.detach())
-        if self.selector is not None and self.selector(t0, t1):
-            self.selected = SelectedStep(t0=new.t0, t1=new.t1, y0=old.y1, interp=new.interp_coeff)
-        if self.keep_stages:
-            ys = [old.y1] + [y for y, _ in self._last_stages]
-            ks = [old.f1] + [k for _, k in self._last_stages]
-            self.recorded.append(RecordedStep(h=new.t1 - new.t0, y1=new.y1, ys=ys, ks=ks))
+        chosen = self.selector is not None and self.selector(t0, t1)
+        if chosen or self.keep_steps:
+            built = step()
+            if chosen:
+                self.selected = built
+            if self.keep_steps:
+                self.kept.append(built)

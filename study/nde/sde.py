@@ -12,8 +12,7 @@ Without ``bm`` the solve draws a ``BrownianInterval`` over ``[ts[0], ts[-1]]`` w
 from torch's global generator, so ``torch.manual_seed`` makes SDE solves reproducible.
 ``first_step`` is ``None`` (an initial-step heuristic, below), a number, or ``"warm"``: like
 ``solve_ode``, the step size tried after the first accepted step of the previous solve of the same
-SDE object (per training mode, method, tolerances), capped at the interval length, and the
-heuristic while there is none.
+SDE object (see ``study.nde.core``), and the heuristic while there is none.
 
 The initial-step heuristic: torchsde starts every adaptive solve at ``dt = 1e-3`` whatever the
 dynamics, and its controller grows a step at most 1.4x, so a solve that could take steps of 0.1
@@ -36,26 +35,28 @@ adjoint method for the SDE's type).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torchsde
 from torch import nn
 
 from study.nde import _torchsde
-from study.nde.errors import NonFiniteState, SolverError
-from study.nde.hooks import SolveHooks
+from study.nde.core import WARM, DEBlock, check_hooks, check_solver
+from study.nde.errors import NonFiniteState
+from study.nde.hooks import SolveContext, SolveHooks, SolveSpec, Step
 from study.nde.info import FieldCalls, SolveInfo
-from study.nde.ode import DEFAULT_MAX_STEPS, _positive, _WarmSteps
-from study.nde.sde_hooks import SDEHooks, SDESolveContext
-from study.nde.sde_recorder import SDEStepRecorder
+from study.nde.recorder import DEFAULT_MAX_STEPS, SDEStep, StepRecorder
+from study.params import POSITIVE
 
 SDE_METHODS = _torchsde.ADAPTIVE_METHODS
 DEFAULT_DT_MIN = 1e-5  # torchsde's default: smaller steps are accepted anyway (with a warning)
 
-_WARM = _WarmSteps()
-
 
 class _CountedSDE(nn.Module):
     """The user's SDE, counting drift and diffusion calls."""
+
+    study_solve = True  # marks the SDEs of solve_sde for study.nde._torchsde
 
     def __init__(self, sde, drift: FieldCalls, diffusion: FieldCalls):
         super().__init__()
@@ -74,63 +75,62 @@ class _CountedSDE(nn.Module):
         return self.sde.g(t, y)
 
 
-def _validate(sde, method, rtol, atol, adjoint, first_step, dt_min, ts, y0) -> tuple[float, float]:
+@dataclass
+class _SDEContext(SolveContext):
+    """The ``SolveContext`` of a torchsde solve: linear interpolation between accepted steps,
+    step-doubling attempts on the solve's own Brownian motion (kept by the ``watch``)."""
+
+    watch: _torchsde.Watch = None
+
+    def state_at(self, step: Step, t: torch.Tensor) -> torch.Tensor:
+        t0, t1 = step.t0.detach(), step.t1.detach()
+        return (t1 - t) / (t1 - t0) * step.y0 + (t - t0) / (t1 - t0) * step.y_half
+
+    def retake(self, t: torch.Tensor, y: torch.Tensor, h: torch.Tensor,
+               end: torch.Tensor | None = None) -> SDEStep:
+        if end is None:
+            end = torch.minimum(t + h, self.t[-1].detach().to(t.dtype))
+        y_full, y_half = self.watch.doubling(t, end, y)
+        return SDEStep(t0=t, t1=end, y0=y, y_full=y_full, y_half=y_half)
+
+    def error_ratio(self, step: Step) -> torch.Tensor:
+        return _torchsde.error_ratio(step.y_full, step.y_half, self.spec.rtol, self.spec.atol)
+
+
+def _check_sde(sde, spec: SolveSpec, dt_min, ts, y0) -> None:
     for attr in ("noise_type", "sde_type"):
         if not isinstance(getattr(sde, attr, None), str):
             raise ValueError(f"the SDE needs a string attribute {attr!r} (torchsde's convention)")
     for name in ("f", "g"):
         if not callable(getattr(sde, name, None)):
             raise ValueError(f"the SDE needs a method {name}(t, y) (drift f, diffusion g)")
-    if method not in SDE_METHODS:
-        raise ValueError(
-            f"unknown SDE method {method!r}: adaptive methods are {', '.join(SDE_METHODS)}"
-        )
-    sde_types = _torchsde.METHOD_SDE_TYPES[method]
+    sde_types = _torchsde.METHOD_SDE_TYPES[spec.method]
     if sde.sde_type not in sde_types:
-        raise ValueError(
-            f"method {method!r} integrates {' and '.join(sde_types)} SDEs, not {sde.sde_type!r}"
-        )
-    noise = _torchsde.noise_types(method, sde.sde_type)
+        raise ValueError(f"method {spec.method!r} integrates {' and '.join(sde_types)} SDEs, "
+                         f"not {sde.sde_type!r}")
+    noise = _torchsde.noise_types(spec.method, sde.sde_type)
     if sde.noise_type not in noise:
-        raise ValueError(
-            f"method {method!r} does not support noise type {sde.noise_type!r}: it supports "
-            f"{', '.join(noise)}"
-        )
-    rtol = _positive("rtol", rtol)
-    try:
-        atol = float(atol)
-    except (TypeError, ValueError):
-        raise ValueError(f"atol must be a non-negative number, got {atol!r}") from None
-    if not atol >= 0:
-        raise ValueError(f"atol must be a non-negative number, got {atol!r}")
-    _positive("dt_min", dt_min)
-    if type(adjoint) is not bool:
-        raise ValueError(f"adjoint must be True or False for SDE solves, got {adjoint!r}")
-    if first_step is not None and first_step != "warm":
-        _positive("first_step", first_step)
+        raise ValueError(f"method {spec.method!r} does not support noise type "
+                         f"{sde.noise_type!r}: it supports {', '.join(noise)}")
+    POSITIVE.check("dt_min", dt_min)
     if not isinstance(y0, torch.Tensor) or not y0.is_floating_point() or y0.ndim != 2:
         raise ValueError("y0 must be a floating-point tensor of shape (batch, state)")
     if not isinstance(ts, torch.Tensor) or ts.ndim != 1 or len(ts) < 2:
         raise ValueError("ts must be a 1-D tensor of at least two time points")
     if not bool((ts[1:] > ts[:-1]).all()):
         raise ValueError("ts must be strictly increasing")
-    return rtol, atol
 
 
-def _hooks(regularizer: SolveHooks | None, method: str, adjoint: bool) -> SolveHooks:
-    if regularizer is None:
-        return _NoHooks()
-    if not isinstance(regularizer, SDEHooks):
-        raise ValueError(
-            f"{regularizer!r} cannot regularize an SDE solve (it has no SDE hooks); "
-            "SDE-capable regularizers implement study.nde.SDEHooks"
-        )
-    regularizer.check_sde(method=method, adjoint=adjoint)
-    return regularizer
-
-
-class _NoHooks(SolveHooks, SDEHooks):
-    pass
+def _check(sde, method, rtol, atol, adjoint, first_step, dt_min, ts, y0,
+           regularizer) -> tuple[SolveSpec, SolveHooks]:
+    spec = check_solver("sde", SDE_METHODS, method, rtol, atol, adjoint, first_step)
+    _check_sde(sde, spec, dt_min, ts, y0)
+    hooks = check_hooks(regularizer, spec)
+    if type(hooks).augment is not SolveHooks.augment or \
+            type(hooks).end_time is not SolveHooks.end_time:
+        raise ValueError(f"{hooks!r} changes the integrated states or end time, which SDE solves "
+                         "do not support")
+    return spec, hooks
 
 
 def _noise_size(sde, ts: torch.Tensor, y0: torch.Tensor) -> int:
@@ -169,6 +169,22 @@ def _initial_step(sde, t0: torch.Tensor, y0: torch.Tensor, rtol: float, atol: fl
     return min(100 * h0, h1, span)
 
 
+def _integrate(counted: _CountedSDE, sde, y0: torch.Tensor, ts: torch.Tensor, spec: SolveSpec,
+               settings: dict, recorder: StepRecorder) -> tuple[torch.Tensor, _torchsde.Watch]:
+    with _torchsde.recording(recorder) as watch:
+        if spec.adjoint:
+            params = tuple(sde.parameters()) if isinstance(sde, nn.Module) else ()
+            ys = torchsde.sdeint_adjoint(
+                counted, y0, ts, adjoint_adaptive=True, adjoint_rtol=spec.rtol,
+                adjoint_atol=spec.atol, adjoint_params=params, **settings)
+        else:
+            ys = torchsde.sdeint(counted, y0, ts, **settings)
+    if not bool(torch.isfinite(ys[-1]).all()):
+        raise NonFiniteState("non-finite state (NaN/inf) at the end of the solve",
+                             time=float(ts[-1]))
+    return ys, watch
+
+
 def solve_sde(
     sde,
     y0: torch.Tensor,
@@ -192,12 +208,11 @@ def solve_sde(
     ``steps``/``rejected`` accepted and rejected step-doubling attempts. ``method`` is one of
     ``SDE_METHODS`` (defaults to torchsde's choice for Ito SDEs, ``srk``; ``milstein`` costs one
     drift and one diffusion call per step). ``bm`` is the Brownian motion to integrate against
-    (a ``BrownianInterval`` lets a regularizer re-query it exactly). ``regularizer`` must have SDE
-    hooks (``study.regularizers``: ``none``, ``local``, ``global-error``).
+    (a ``BrownianInterval`` lets a regularizer re-query it exactly). ``regularizer`` must accept
+    SDE solves (``study.regularizers``: ``none``, ``local``, ``global-error``).
     """
-    rtol, atol = _validate(sde, method, rtol, atol, adjoint, first_step, dt_min, ts, y0)
-    hooks = _hooks(regularizer, method, adjoint)
-
+    spec, hooks = _check(sde, method, rtol, atol, adjoint, first_step, dt_min, ts, y0,
+                         regularizer)
     drift, diffusion = FieldCalls(), FieldCalls()
     counted = _CountedSDE(sde, drift, diffusion)
     if bm is None:
@@ -205,69 +220,33 @@ def solve_sde(
         bm = _torchsde.brownian(method, sde.sde_type, float(ts[0]), float(ts[-1]),
                                 (y0.shape[0], _noise_size(counted, ts, y0)), y0.dtype, y0.device,
                                 entropy)
-
     span = float(ts[-1]) - float(ts[0])
-    warm_key = (method, rtol, atol, 1)
-    dt = _WARM.get(sde, *warm_key) if first_step == "warm" else first_step
+    dt = WARM.get(sde, spec, 1) if first_step == "warm" else first_step
     if dt is None:
-        dt = _initial_step(counted, ts[0], y0, rtol, atol,
+        dt = _initial_step(counted, ts[0], y0, spec.rtol, spec.atol,
                            _torchsde.strong_order(method, sde.noise_type), span)
-
-    recorder = SDEStepRecorder(
-        selector=hooks.selector(float(ts[0]), float(ts[-1])),
-        keep_stages=hooks.keep_stages,
-        max_steps=max_steps,
-    )
-    settings = dict(bm=bm, method=method, dt=dt, adaptive=True, rtol=rtol, atol=atol,
+    recorder = StepRecorder(selector=hooks.selector(float(ts[0]), float(ts[-1])),
+                            keep_steps=hooks.keep_steps, max_steps=max_steps)
+    settings = dict(bm=bm, method=method, dt=dt, adaptive=True, rtol=spec.rtol, atol=spec.atol,
                     dt_min=dt_min)
-    with _torchsde.recording(recorder.attempted) as watch:
-        try:
-            if adjoint:
-                params = tuple(sde.parameters()) if isinstance(sde, nn.Module) else ()
-                ys = torchsde.sdeint_adjoint(
-                    counted, y0, ts, adjoint_adaptive=True, adjoint_rtol=rtol,
-                    adjoint_atol=atol, adjoint_params=params, **settings,
-                )
-            else:
-                ys = torchsde.sdeint(counted, y0, ts, **settings)
-        except AssertionError as exc:  # torchsde asserts a finite error estimate
-            raise _translate(exc, watch.time) from exc
-    if not bool(torch.isfinite(ys[-1]).all()):
-        raise NonFiniteState("non-finite state (NaN/inf) at the end of the solve",
-                             time=float(ts[-1]))
+    ys, watch = _integrate(counted, sde, y0, ts, spec, settings, recorder)
 
     drift.phase = diffusion.phase = "regularizer"
-    ctx = SDESolveContext(
-        doubling=watch.doubling,
-        error_ratio=lambda y_full, y_half: _torchsde.error_ratio(y_full, y_half, rtol, atol),
-        rtol=rtol, atol=atol, t=ts, ys=ys, recorder=recorder,
-    )
-    penalty = hooks.sde_penalty(ctx)
+    ctx = _SDEContext(watch=watch, spec=spec, t=ts, ys=ys, extra=(), selected=recorder.selected,
+                      kept=recorder.kept)
+    penalty = hooks.penalty(ctx)
     drift.phase = diffusion.phase = "backward"
 
     if first_step == "warm" and recorder.first_proposal is not None:
-        _WARM.put(sde, *warm_key, value=min(recorder.first_proposal, span))
-
-    info = SolveInfo.collect(recorder, penalty, calls=drift, end_time=float(ts[-1]),
-                             diffusion=diffusion)
-    return ys, info
+        WARM.put(sde, spec, 1, min(recorder.first_proposal, span))
+    return ys, SolveInfo.collect(recorder, penalty, calls=drift, end_time=float(ts[-1]),
+                                 diffusion=diffusion)
 
 
-def _translate(exc: AssertionError, time: float | None) -> SolverError:
-    where = f" in the step from t={time:.6g}" if time is not None else ""
-    if "nan" in str(exc).lower():
-        return NonFiniteState(f"non-finite error estimate (NaN/inf in the dynamics){where}",
-                              time=time)
-    return SolverError(f"solver failed{where}: {exc}", time=time)
-
-
-class NeuralSDE(nn.Module):
+class NeuralSDE(DEBlock):
     """``forward(y0)`` integrates ``sde`` over ``t_span`` and returns the final state; with
-    ``ts`` it returns the states at all times ``ts``, shape ``(len(ts), batch, state)``.
-
-    The last call's ``SolveInfo`` is kept on ``.info``. The regularizer is applied in training
-    mode only: in ``eval()`` mode no regularization cost is paid.
-    """
+    ``ts`` it returns the states at all times ``ts``, shape ``(len(ts), batch, state)``; ``bm``
+    is passed on to ``solve_sde``. See ``study.nde.core.DEBlock``."""
 
     def __init__(
         self,
@@ -283,32 +262,15 @@ class NeuralSDE(nn.Module):
         dt_min: float = DEFAULT_DT_MIN,
         max_steps: int = DEFAULT_MAX_STEPS,
     ):
-        super().__init__()
         t0, t1 = (float(x) for x in t_span)
         if not t1 > t0:
             raise ValueError(f"t_span must be increasing, got {t_span!r}")
-        _validate(sde, method, rtol, atol, adjoint, first_step, dt_min, torch.tensor([t0, t1]),
-                  torch.zeros(1, 1))
-        _hooks(regularizer, method, adjoint)
+        _check(sde, method, rtol, atol, adjoint, first_step, dt_min, torch.tensor([t0, t1]),
+               torch.zeros(1, 1), regularizer)
+        super().__init__(t_span=(t0, t1), method=method, rtol=rtol, atol=atol, adjoint=adjoint,
+                         regularizer=regularizer, first_step=first_step, max_steps=max_steps)
         self.sde = sde
-        self.t_span = (t0, t1)
-        self.method = method
-        self.rtol = rtol
-        self.atol = atol
-        self.adjoint = adjoint
-        self.regularizer = regularizer
-        self.first_step = first_step
         self.dt_min = dt_min
-        self.max_steps = max_steps
-        self.info: SolveInfo | None = None
 
-    def forward(self, y0: torch.Tensor, ts: torch.Tensor | None = None,
-                bm: torchsde.BrownianInterval | None = None) -> torch.Tensor:
-        times = torch.tensor(self.t_span, dtype=y0.dtype, device=y0.device) if ts is None else ts
-        ys, self.info = solve_sde(
-            self.sde, y0, times, method=self.method, rtol=self.rtol, atol=self.atol,
-            adjoint=self.adjoint, regularizer=self.regularizer if self.training else None,
-            bm=bm, first_step=self.first_step, dt_min=self.dt_min, max_steps=self.max_steps,
-        )
-        return ys[-1] if ts is None else ys
-
+    def solve(self, y0, t, **kwargs):
+        return solve_sde(self.sde, y0, t, dt_min=self.dt_min, **kwargs)

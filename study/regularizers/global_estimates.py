@@ -1,7 +1,9 @@
 """Global baselines on the solver's own heuristics, summed over *every* accepted step.
 
-- ``global-error`` (ERNODE): ``sum_j E_j * |h_j|``, ``E_j`` the error ratio of step ``j``.
-- ``global-stiffness`` (SRNODE): ``sum_j S_j * |h_j|``, ``S_j`` the step's stiffness estimate.
+- ``global-error`` (ERNODE): ``sum_j E_j * |h_j|``, ``E_j`` the error ratio of step ``j`` (for
+  SDEs torchsde's step-doubling ratio, the same quantity the local regularizer samples);
+- ``global-stiffness`` (SRNODE): ``sum_j S_j * |h_j|``, ``S_j`` the step's stiffness estimate
+  from its Runge-Kutta stages (ODE solves only).
 
 Both differentiate through the whole solve (discrete sensitivities), so they cannot be combined
 with the continuous adjoint, whose forward pass keeps no graph.
@@ -11,45 +13,44 @@ from __future__ import annotations
 
 import torch
 
-from study.nde.hooks import Penalty, SolveContext
-from study.nde.tableau import combine, error_ratio, stiffness_estimate
+from study.nde.hooks import Penalty, SolveContext, SolveSpec, Step
 from study.regularizers.base import Regularizer
-from study.regularizers.sde import GlobalErrorSDE
 
 
 class _Global(Regularizer):
-    keep_stages = True
+    keep_steps = True
 
-    def check(self, *, method: str, adjoint: bool | str) -> None:
-        if adjoint:
+    def check(self, spec: SolveSpec) -> None:
+        super().check(spec)
+        if spec.adjoint:
             raise ValueError(
                 f"the {self.name} regularizer differentiates through every solver step and cannot "
-                f"be combined with the continuous adjoint (adjoint={adjoint!r}): use adjoint=False "
-                "(backpropagation through the solver), or the 'local' regularizer, which works "
-                "with any gradient method"
+                f"be combined with the continuous adjoint (adjoint={spec.adjoint!r}): use "
+                "adjoint=False (backpropagation through the solver), or the 'local' regularizer, "
+                "which works with any gradient method"
             )
 
-    def step_size(self, ctx: SolveContext, h: torch.Tensor, ys, ks, y1) -> torch.Tensor:
+    def measure(self, ctx: SolveContext, step: Step) -> torch.Tensor:
         raise NotImplementedError
 
     def penalty(self, ctx: SolveContext) -> Penalty:
         total = ctx.ys.new_zeros(())
-        for rec in ctx.recorder.recorded:
-            value = self.step_size(ctx, rec.h, rec.ys, rec.ks, rec.y1)
-            total = total + value * rec.h.abs().to(value.dtype)
+        for step in ctx.kept:
+            value = self.measure(ctx, step)
+            total = total + value * step.h.abs().to(value.dtype)
         return Penalty(total)
 
 
-class GlobalError(_Global, GlobalErrorSDE):
+class GlobalError(_Global):
     name = "global-error"
+    solves = ("ode", "sde")
 
-    def step_size(self, ctx, h, ys, ks, y1):
-        error = combine(ctx.tableau.e, ks) * h.to(ks[0].dtype)
-        return error_ratio(error, ys[0], y1, ctx.rtol, ctx.atol, ctx.norm)
+    def measure(self, ctx: SolveContext, step: Step) -> torch.Tensor:
+        return ctx.error_ratio(step)
 
 
 class GlobalStiffness(_Global):
     name = "global-stiffness"
 
-    def step_size(self, ctx, h, ys, ks, y1):
-        return stiffness_estimate(ys, ks)
+    def measure(self, ctx: SolveContext, step: Step) -> torch.Tensor:
+        return ctx.stiffness(step)

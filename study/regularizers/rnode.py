@@ -12,28 +12,16 @@ from collections.abc import Callable
 import torch
 
 from study.nde.hooks import Augmentation, Penalty, SolveContext
+from study.params import NON_NEGATIVE, Option
 from study.regularizers.base import Regularizer
-
-
-def _non_negative(name: str, value) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}") from None
-    if not number >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    return number
 
 
 class RNODE(Regularizer):
     name = "rnode"
-
-    def __init__(self, *, kinetic: float = 1.0, jacobian: float = 1.0):
-        self.kinetic = _non_negative("kinetic", kinetic)
-        self.jacobian = _non_negative("jacobian", jacobian)
-
-    def options(self) -> dict[str, object]:
-        return {"kinetic": self.kinetic, "jacobian": self.jacobian}
+    options = (
+        Option("kinetic", NON_NEGATIVE, 1.0, "weight of the kinetic energy"),
+        Option("jacobian", NON_NEGATIVE, 1.0, "weight of the Jacobian Frobenius norm"),
+    )
 
     def augment(self, field: Callable, y0: torch.Tensor) -> Augmentation:
         eps = torch.randn_like(y0)

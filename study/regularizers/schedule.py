@@ -6,15 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-
-def _weight(name: str, value) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}") from None
-    if not number >= 0 or math.isinf(number):
-        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
-    return number
+from study.params import non_negative
 
 
 @dataclass(frozen=True)
@@ -27,9 +19,9 @@ class Schedule:
     total_steps: int = 1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "weight", _weight("weight", self.weight))
+        object.__setattr__(self, "weight", non_negative("weight", self.weight))
         if self.weight_final is not None:
-            final = _weight("weight_final", self.weight_final)
+            final = non_negative("weight_final", self.weight_final)
             object.__setattr__(self, "weight_final", final)
             if (final == 0) != (self.weight == 0):
                 raise ValueError(

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import torch
 
-from study.regularizers.base import Regularizer, positive
+from study.params import POSITIVE, Option
+from study.regularizers.base import Regularizer
 
 
 class STEER(Regularizer):
     name = "steer"
-
-    def __init__(self, *, b: float = 0.5):
-        self.b = positive("b", b)
-
-    def options(self) -> dict[str, object]:
-        return {"b": self.b}
+    penalised = False  # only the end time changes
+    options = (
+        Option("b", POSITIVE, 0.5, "end times are drawn from [t1 - b, t1 + b]"),
+    )
 
     def end_time(self, t: torch.Tensor) -> torch.Tensor:
         last_gap = float(t[-1] - t[-2])

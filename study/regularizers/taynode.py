@@ -14,9 +14,8 @@ import torch
 from torch.func import jvp
 
 from study.nde.hooks import Augmentation, Penalty, SolveContext
-from study.regularizers.base import Regularizer, choice
-
-ORDERS = (2, 3)
+from study.params import Choice, Option
+from study.regularizers.base import Regularizer
 
 
 def total_derivative(field: Callable, order: int) -> Callable:
@@ -36,12 +35,9 @@ def total_derivative(field: Callable, order: int) -> Callable:
 
 class TayNODE(Regularizer):
     name = "taynode"
-
-    def __init__(self, *, order: int = 2):
-        self.order = choice("order", order, ORDERS)
-
-    def options(self) -> dict[str, object]:
-        return {"order": self.order}
+    options = (
+        Option("order", Choice((2, 3)), 2, "order K of the penalised derivative"),
+    )
 
     def augment(self, field: Callable, y0: torch.Tensor) -> Augmentation:
         lower = total_derivative(field, self.order - 1)

@@ -16,8 +16,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from study.report import pareto
 from study.report.errors import ReportError
+from study.search.experiment import NFE_METRIC
+from study.search.studies import pareto_front
 
-NFE_METRIC = "predict_nfe"
 LOCAL = "local"
 
 
@@ -29,7 +30,7 @@ class Method:
     study: optuna.Study
     trials: list[FrozenTrial]
     complete: list[FrozenTrial]
-    front: list[FrozenTrial]  # ``study.best_trials``, sorted by prediction NFE
+    front: list[FrozenTrial]  # ``study.search.studies.pareto_front``: by prediction NFE
     hypervolume: float
     history: list[tuple[int, float]]  # (trial number, hypervolume of the trials up to it)
 
@@ -102,10 +103,7 @@ def compare(
     for r, study in studies.items():
         points = [pareto.to_losses(t.values, maximize) for t in complete[r]]
         history = pareto.hypervolume_history(points, ref_loss)
-        front = sorted(
-            (t for t in study.best_trials if pareto.is_finite(t.values)),
-            key=lambda t: (t.values[1], t.number),
-        )
+        front = pareto_front(study)
         methods[r] = Method(
             regularizer=r,
             study=study,

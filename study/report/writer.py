@@ -77,24 +77,30 @@ def write_export(
         if fmt in formats
         for key, fig in figs.items()
     }
-    if images:
-        chromium = render.find_chromium()
-        if chromium is None:
-            kinds = "/".join(f.upper() for f in render.IMAGE_FORMATS if f in formats)
-            raise ImagesNotWritten(
-                f"{kinds} export needs Chromium, which was not found: {render.INSTALL_HINT}; "
-                f"the other formats were written to {out_dir}",
-                written,
-            )
-        try:
-            written += render.write_images(images, chromium)
-        except Exception as exc:  # kaleido/Chromium failures come in many types
-            raise ImagesNotWritten(
-                f"PNG/SVG export through {chromium} failed ({type(exc).__name__}: {exc}); "
-                f"the other formats were written to {out_dir}",
-                written,
-            ) from exc
-    return written
+    return written + _write_images(images, formats, out_dir, written)
+
+
+def _write_images(images: dict, formats: tuple[str, ...], out_dir: Path,
+                  written: list[Path]) -> list[Path]:
+    """PNG/SVG through Chromium; ``ImagesNotWritten`` names what was written before."""
+    if not images:
+        return []
+    chromium = render.find_chromium()
+    if chromium is None:
+        kinds = "/".join(f.upper() for f in render.IMAGE_FORMATS if f in formats)
+        raise ImagesNotWritten(
+            f"{kinds} export needs Chromium, which was not found: {render.INSTALL_HINT}; "
+            f"the other formats were written to {out_dir}",
+            written,
+        )
+    try:
+        return render.write_images(images, chromium)
+    except Exception as exc:  # kaleido/Chromium failures come in many types
+        raise ImagesNotWritten(
+            f"PNG/SVG export through {chromium} failed ({type(exc).__name__}: {exc}); "
+            f"the other formats were written to {out_dir}",
+            written,
+        ) from exc
 
 
 def _file_stem(name: str) -> str:

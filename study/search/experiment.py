@@ -21,11 +21,14 @@ An experiment file (the shipped ones are ``study/search/experiments/*.toml``)::
     weight = { low = 0.01, high = 100.0, log = true }
     sampling = ["unbiased", "biased"]
 
-Keys of ``[train]`` and of the search tables are ``TrainConfig`` field names: they are the Optuna
-parameter names and the ``study train`` flags. A search value is a list (categorical choices), a
-table ``{low, high, log, step}`` (a range, integer when both ends are integers) or a plain value
-(fixed for that regularizer). Every value is checked against ``TrainConfig`` before anything is
-written, so an impossible range fails here and not in the middle of a study.
+Keys of ``[train]`` and ``[search]`` are ``TrainConfig`` settings; a ``[search.<regularizer>]``
+table also takes that regularizer's declared options (``sampling``, ``order``, ``b``...). A
+regularizer may be a registered name or ``package.module:Class`` (its table is then
+``[search."package.module:Class"]``). These keys are the Optuna parameter names and the ``study
+train`` flags. A search value is a list (categorical choices), a table ``{low, high, log, step}``
+(a range; an integer range for integer settings) or a plain value (fixed for that regularizer).
+Every value is checked against ``TrainConfig`` before anything is written, so an impossible range
+fails here and not in the middle of a study.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import optuna
 
 from study import regularizers, tasks
 from study.search.errors import ExperimentError
-from study.train import TrainConfig
+from study.train import TrainConfig, field_names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,9 +61,21 @@ _KEYS = ("description", "regularizers", "trials", "sampler", "seed", "max_failed
 _RANGE_KEYS = ("low", "high", "log", "step")
 # Chosen per study (regularizer) or per worker (device), never by an experiment.
 _NOT_IN_TRAIN = {"regularizer": "it is chosen per study by `regularizers`",
-                 "device": "each worker chooses it (study worker --device)"}
+                 "device": "each worker chooses it (study worker --device)",
+                 "options": "a regularizer's options go under [search.<regularizer>]"}
 _NOT_SEARCHED = {**_NOT_IN_TRAIN, "task": "an experiment has one task: put it in [train]",
                  "data_dir": "put it in [train]"}
+
+
+def _settings(excluded: Mapping[str, str]) -> list[str]:
+    return [f for f in field_names() if f not in excluded]
+
+
+def _integer(name: str, regularizer: str | None) -> bool:
+    """Whether a range of ``name`` (a setting, or an option of ``regularizer``) is integer."""
+    if name in field_names():
+        return str(TrainConfig.__dataclass_fields__[name].type).startswith("int")
+    return any(o.integer for o in regularizers.options(regularizer) if o.name == name)
 
 
 @dataclass(frozen=True)
@@ -109,7 +124,7 @@ class Experiment:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; search tables of regularizers not compared are left out."""
         search = {k: copy.deepcopy(v) for k, v in self.search.items()
-                  if k not in regularizers.names() or k in self.regularizers}
+                  if not regularizers.is_spec(k) or k in self.regularizers}
         return {
             "description": self.description,
             "regularizers": list(self.regularizers),
@@ -135,12 +150,12 @@ class Experiment:
 
     def space(self, regularizer: str) -> tuple[dict[str, Any], list[Param]]:
         """``(fixed values, searched parameters)`` for ``regularizer``."""
-        entries = {k: v for k, v in self.search.items() if k not in regularizers.names()}
+        entries = {k: v for k, v in self.search.items() if not regularizers.is_spec(k)}
         entries.update(self.search.get(regularizer, {}))
         fixed: dict[str, Any] = {}
         params: list[Param] = []
         for name, spec in entries.items():
-            param = _param(name, spec, "")
+            param = _param(name, spec, "", integer=_integer(name, regularizer))
             if param is None:
                 fixed[name] = spec
             else:
@@ -239,9 +254,10 @@ def _validate(data: Mapping[str, Any], source: str) -> Experiment:
     if isinstance(regs, str) or not isinstance(regs, Sequence) or not regs:
         raise _fail(source, "regularizers", "must be a non-empty list of names")
     for name in regs:
-        if name not in regularizers.names():
-            raise _fail(source, "regularizers", f"unknown regularizer {name!r}: accepted are "
-                        f"{', '.join(regularizers.names())}")
+        try:
+            regularizers.resolve(name)
+        except ValueError as exc:
+            raise _fail(source, "regularizers", str(exc)) from None
     if len(set(regs)) != len(regs):
         raise _fail(source, "regularizers", "a regularizer is listed twice")
     trials = _count(source, "trials", data["trials"], minimum=1)
@@ -261,9 +277,8 @@ def _validate(data: Mapping[str, Any], source: str) -> Experiment:
     experiment = Experiment(regularizers=tuple(regs), trials=trials, train=train, search=search,
                             sampler=sampler, seed=seed, max_failed=max_failed,
                             description=description)
-    for name in regularizers.names():
-        if name in regs or name in search:
-            _check_configs(source, experiment, name)
+    for name in dict.fromkeys([*regs, *(k for k in search if regularizers.is_spec(k))]):
+        _check_configs(source, experiment, name)
     try:
         experiment.objective()
     except ValueError as exc:
@@ -280,14 +295,21 @@ def _count(source: str, key: str, value: Any, *, minimum: int) -> int:
 def _train_table(source: str, table: Any) -> dict[str, Any]:
     if not isinstance(table, Mapping):
         raise _fail(source, "[train]", "must be a table")
-    fields = TrainConfig.__dataclass_fields__
     for key in table:
         if key in _NOT_IN_TRAIN:
             raise _fail(source, f"[train] {key}", f"not allowed: {_NOT_IN_TRAIN[key]}")
-        if key not in fields:
-            raise _fail(source, f"[train] {key}", "not a training setting: accepted are "
-                        f"{', '.join(f for f in fields if f not in _NOT_IN_TRAIN)}")
+        if key not in field_names():
+            owners = _owners(key)
+            hint = (f"an option of {', '.join(owners)}: put it under [search.{owners[0]}]"
+                    if owners else "not a training setting: accepted are "
+                    f"{', '.join(_settings(_NOT_IN_TRAIN))}")
+            raise _fail(source, f"[train] {key}", hint)
     return dict(table)
+
+
+def _owners(name: str) -> list[str]:
+    """The registered regularizers that declare option ``name``."""
+    return [r for r in regularizers.names() if name in regularizers.option_names(r)]
 
 
 def _search_table(source: str, table: Any, train: Mapping[str, Any]) -> dict[str, Any]:
@@ -295,44 +317,51 @@ def _search_table(source: str, table: Any, train: Mapping[str, Any]) -> dict[str
         raise _fail(source, "[search]", "must be a table")
     search: dict[str, Any] = {}
     for key, value in table.items():
-        if key in regularizers.names():
+        if regularizers.is_spec(key):
+            where = f'[search."{key}"]' if ":" in key else f"[search.{key}]"
             if not isinstance(value, Mapping):
-                raise _fail(source, f"[search.{key}]", "must be a table")
+                raise _fail(source, where, "must be a table")
+            try:
+                regularizers.resolve(key)
+            except ValueError as exc:
+                raise _fail(source, where, str(exc)) from None
             for name, spec in value.items():
-                _check_key(source, f"[search.{key}] {name}", name, key, train)
-                _param(name, spec, f"{source}: [search.{key}] {name}")
+                _check_key(source, f"{where} {name}", name, key, train)
+                _param(name, spec, f"{source}: {where} {name}", integer=_integer(name, key))
             search[key] = copy.deepcopy(dict(value))
         else:
             _check_key(source, f"[search] {key}", key, None, train)
-            _param(key, value, f"{source}: [search] {key}")
+            _param(key, value, f"{source}: [search] {key}", integer=_integer(key, None))
             search[key] = copy.deepcopy(value)
     return search
 
 
 def _check_key(source: str, where: str, name: str, regularizer: str | None,
                train: Mapping[str, Any]) -> None:
-    fields = TrainConfig.__dataclass_fields__
     if name in _NOT_SEARCHED:
         raise _fail(source, where, f"not allowed: {_NOT_SEARCHED[name]}")
-    if name not in fields:
+    options = regularizers.option_names(regularizer) if regularizer is not None else []
+    if name not in field_names() and name not in options:
+        owners = _owners(name)
+        if regularizer is None and owners:
+            raise _fail(source, where, f"an option of {', '.join(owners)} only: put it under "
+                        f"[search.{owners[0]}]")
+        if regularizer is not None:
+            elsewhere = f"; {name} is an option of {', '.join(owners)}" if owners else ""
+            raise _fail(source, where, f"not an option of regularizer {regularizer!r} (its "
+                        f"options: {', '.join(options) or 'none'}{elsewhere}) nor a training "
+                        f"setting ({', '.join(_settings(_NOT_SEARCHED))})")
         raise _fail(source, where, "neither a training setting nor a regularizer: settings are "
-                    f"{', '.join(f for f in fields if f not in _NOT_SEARCHED)}; regularizers "
-                    f"are {', '.join(regularizers.names())}")
+                    f"{', '.join(_settings(_NOT_SEARCHED))}; regularizers are "
+                    f"{', '.join(regularizers.names())} or package.module:Class")
     if name in train:
         raise _fail(source, where, "is also fixed in [train]: keep one of them")
-    owners = [r for r in regularizers.names() if name in regularizers.option_names(r)]
-    if regularizer is None and owners:
-        raise _fail(source, where, f"an option of {', '.join(owners)} only: put it under "
-                    f"[search.{owners[0]}]")
-    if regularizer is not None and owners and regularizer not in owners:
-        options = regularizers.option_names(regularizer)
-        raise _fail(source, where, f"not an option of regularizer {regularizer!r} (its options: "
-                    f"{', '.join(options) if options else 'none'})")
-    if regularizer == "none" and name in ("weight", "weight_final"):
-        raise _fail(source, where, "regularizer 'none' has no penalty weight")
+    if name in ("weight", "weight_final") and regularizer is not None \
+            and not regularizers.resolve(regularizer).penalised:
+        raise _fail(source, where, f"regularizer {regularizer!r} has no penalty weight")
 
 
-def _param(name: str, spec: Any, where: str) -> Param | None:
+def _param(name: str, spec: Any, where: str, *, integer: bool) -> Param | None:
     """The parameter ``spec`` describes, or ``None`` for a fixed value."""
     if isinstance(spec, (list, tuple)):
         if not spec:
@@ -357,7 +386,6 @@ def _param(name: str, spec: Any, where: str) -> Param | None:
         log = False if log is None else log
         if not isinstance(log, bool):
             raise ExperimentError(f"{where}: log must be true or false")
-        integer = str(TrainConfig.__dataclass_fields__[name].type).startswith("int")
         if integer and not all(float(v).is_integer() for v in (low, high, step or 1)):
             raise ExperimentError(f"{where}: {name} is an integer: low, high and step must be "
                                   "integers")

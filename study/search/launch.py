@@ -22,15 +22,7 @@ from tqdm import tqdm
 
 from study.search import studies as _studies
 from study.search.errors import SearchError
-from study.search.storage import (
-    ENV,
-    HEARTBEAT_SECONDS,
-    experiment_studies,
-    kind,
-    open_storage,
-    resolve_url,
-    runs_dir,
-)
+from study.search.storage import ENV, HEARTBEAT_SECONDS, backend, experiment_studies
 
 STOP_TIMEOUT_SECONDS = 60  # a stopped worker fails its trial and exits; then it is killed
 _REFRESH_SECONDS = 1.0
@@ -53,15 +45,16 @@ def launch(url: str | None, name: str, *, workers: int, gpus: Sequence[str] | No
     (the workers are stopped: their running trials end as FAIL and are queued again).
     """
     out = out or sys.stderr
-    url = resolve_url(url)
+    store = backend(url)
+    url = store.url
     if workers < 1:
         raise SearchError(f"--workers {workers}: expected at least 1")
-    if kind(url) == "sqlite" and workers > 1:
-        raise SearchError("SQLite storage takes one worker at a time: use the journal file "
-                          "default (runs/study.journal) or PostgreSQL for several")
-    storage = open_storage(url, heartbeat=heartbeat)
+    if store.max_workers is not None and workers > store.max_workers:
+        raise SearchError(f"{store.label} takes {store.max_workers} worker(s) at a time: use the "
+                          "journal file default (runs/study.journal) or PostgreSQL for more")
+    storage = store.open(heartbeat=heartbeat)
     studies = experiment_studies(storage, name)
-    log_dir = runs_dir(url) / "logs"
+    log_dir = store.runs_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     processes = [_start(i, url, name, workers, gpus, device, heartbeat, poll, log_dir)
                  for i in range(workers)]

@@ -9,6 +9,7 @@ budget of COMPLETE trials. Study user attributes: ``experiment_name``, ``regular
 from __future__ import annotations
 
 import json
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from study.search.errors import SearchError
 from study.search.experiment import NFE_METRIC, Experiment
-from study.search.storage import experiment_lock, experiment_studies
+from study.search.storage import backend, experiment_studies
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
@@ -40,7 +41,7 @@ def create(url: str, storage: BaseStorage, name: str, experiment: Experiment
     """
     check_name(name)
     wanted = json.loads(json.dumps(experiment.to_dict()))
-    with experiment_lock(url, storage, name):
+    with backend(url).lock(storage, name):
         existing = {s.study_name: s for s in storage.get_all_studies()}
         mine = [s for s in existing.values() if s.user_attrs.get("experiment_name") == name]
         if mine:
@@ -136,5 +137,8 @@ def counts(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> Coun
 
 
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
-    """The non-dominated COMPLETE trials, cheapest (fewest ``predict_nfe``) first."""
-    return sorted(study.best_trials, key=lambda t: (t.values[1], t.number))
+    """The non-dominated COMPLETE trials with finite objectives (``study.best_trials``, what
+    Optuna and the dashboard show), cheapest (fewest ``predict_nfe``) first."""
+    finite = (t for t in study.best_trials
+              if t.values is not None and all(math.isfinite(v) for v in t.values))
+    return sorted(finite, key=lambda t: (t.values[1], t.number))

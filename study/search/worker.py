@@ -38,23 +38,19 @@ from typing import Any, TextIO
 import optuna
 import sqlalchemy
 from optuna.artifacts import upload_artifact
-from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from study.search import studies as _studies
 from study.search.errors import SearchError
 from study.search.experiment import NFE_METRIC
 from study.search.storage import (
-    GRACE_FACTOR,
     HEARTBEAT_SECONDS,
     MAX_RETRY,
+    Backend,
     RetryLostTrial,
-    artifact_store,
-    experiment_lock,
+    backend,
     experiment_studies,
-    open_storage,
-    redact,
-    resolve_url,
 )
 from study.train import TrainConfig, TrainingDiverged
 from study.train import train as train_run
@@ -123,14 +119,13 @@ class _Signals:
 
 
 class _Heartbeat:
-    """Records a running trial's heartbeat every interval (RDB storages only)."""
+    """Records a running trial's heartbeat every interval (storages with heartbeats only)."""
 
-    def __init__(self, storage: BaseStorage, trial_id: int):
+    def __init__(self, storage: BaseStorage, interval: int | None, trial_id: int):
         self._storage = storage
         self._trial_id = trial_id
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        interval = _heartbeat_interval(storage)
         if interval is not None:
             # The first beat before training starts: a worker killed at once is detected too.
             storage.record_heartbeat(trial_id)
@@ -148,31 +143,9 @@ class _Heartbeat:
             self._thread.join()
 
 
-def _heartbeat_interval(storage: BaseStorage) -> int | None:
-    return storage.get_heartbeat_interval() if isinstance(storage, RDBStorage) else None
-
-
 def worker_identity() -> str:
     """``host:pid``, stored as the trial user attribute ``worker``."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _process_gone(identity: Any) -> bool:
-    """Whether ``identity`` names a process of this machine that no longer runs."""
-    host, _, pid = str(identity).rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:  # a killed child its parent has not reaped yet is a zombie: gone as well
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 class Worker:
@@ -185,7 +158,8 @@ class Worker:
             TrainConfig(device=device)
         except ValueError as exc:
             raise SearchError(str(exc)) from None
-        self.url = resolve_url(url)
+        self.backend: Backend = backend(url)
+        self.url = self.backend.url
         self.name = name
         self.device = device
         self.poll = poll
@@ -193,12 +167,12 @@ class Worker:
         self.out = out or sys.stdout
         self.identity = worker_identity()
         self.signals = _Signals()
-        self.storage = open_storage(self.url, heartbeat=heartbeat)
+        self.storage = self.backend.open(heartbeat=heartbeat)
         self.studies = experiment_studies(self.storage, name)
         first = next(iter(self.studies.values()))
         self.experiment = _studies.stored_experiment(first)
         self.metric = first.user_attrs["quality_metric"]
-        self.artifacts = artifact_store(self.url)
+        self.artifacts = self.backend.artifact_store()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self._retry = RetryLostTrial(max_retry=MAX_RETRY)
@@ -214,7 +188,7 @@ class Worker:
         if main:
             self.signals.install()
         try:
-            self.log(f"experiment {self.name} at {redact(self.url)}: "
+            self.log(f"experiment {self.name} at {self.backend.label}: "
                      f"{self.experiment.summary()}")
             return self._loop()
         except Stop as stop:
@@ -238,7 +212,7 @@ class Worker:
 
     def _claim(self) -> tuple[str, optuna.Study, optuna.Trial, _Heartbeat] | WorkerResult | None:
         """Start a trial under the experiment lock; ``None``: wait; a result: nothing left."""
-        with experiment_lock(self.url, self.storage, self.name):
+        with self.backend.lock(self.storage, self.name):
             if self.signals.pending is not None:
                 return None  # stopping: start nothing (the loop raises Stop)
             state = {}
@@ -262,7 +236,8 @@ class Worker:
                 # Heartbeats are recorded by this module, not by Study.optimize.
                 warnings.simplefilter("ignore")
                 trial = study.ask()
-            heartbeat = _Heartbeat(self.storage, trial._trial_id)
+            heartbeat = _Heartbeat(self.storage, self.backend.heartbeat_interval(self.storage),
+                                   trial._trial_id)
             trial.set_user_attr("worker", self.identity)
             return regularizer, study, trial, heartbeat
 
@@ -278,17 +253,7 @@ class Worker:
 
     def _fail_lost(self, study: optuna.Study) -> None:
         """Fail (and queue again) the running trials whose worker is gone."""
-        interval = _heartbeat_interval(self.storage)
-        if interval is not None:
-            # Optuna's own fail_stale_trials cannot say why: attributes of a FAIL trial are
-            # read-only, so the reason is written while the trial is still RUNNING.
-            lost = self.storage._get_stale_trial_ids(study._study_id)
-            reason = f"worker lost: no heartbeat for over {GRACE_FACTOR * interval} s"
-        else:
-            lost = [t._trial_id for t in study.get_trials(deepcopy=False,
-                                                          states=(TrialState.RUNNING,))
-                    if _process_gone(t.user_attrs.get("worker"))]
-            reason = "worker lost: its process is gone"
+        lost, reason = self.backend.lost_trials(self.storage, study)
         for trial_id in lost:
             try:
                 self.storage.set_trial_user_attr(trial_id, "fail_reason", reason)
@@ -361,7 +326,7 @@ class Worker:
     def _fail(self, study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool
               ) -> None:
         self.failed += 1
-        with experiment_lock(self.url, self.storage, self.name):
+        with self.backend.lock(self.storage, self.name):
             try:
                 trial.set_user_attr("fail_reason", reason)
                 frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)

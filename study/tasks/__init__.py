@@ -11,13 +11,10 @@ classmethod, plus one line in ``_REGISTRY``.
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import os
-import re
-import sys
 from pathlib import Path
 
+from study._imports import is_path, load
 from study.tasks.base import (
     QUALITIES,
     SPLITS,
@@ -38,7 +35,6 @@ _REGISTRY: dict[str, str] = {
     "digits-sde": "study.tasks.digits_sde:DigitsSDE",
 }
 
-_SPEC = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
 
 
 def names() -> list[str]:
@@ -49,7 +45,7 @@ def names() -> list[str]:
 def check_spec(spec: str) -> str:
     """``spec`` if it is a registered name or has the form ``package.module:function``, else a
     ``ValueError`` naming the accepted forms (nothing is imported)."""
-    if isinstance(spec, str) and (spec in _REGISTRY or _SPEC.match(spec)):
+    if isinstance(spec, str) and (spec in _REGISTRY or is_path(spec)):
         return spec
     raise ValueError(
         f"unknown task {spec!r}: accepted are {', '.join(names())} or "
@@ -57,28 +53,8 @@ def check_spec(spec: str) -> str:
     )
 
 
-def _import(module_name: str, spec: str):
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        # Like `python -m`, look in the current directory too (console scripts do not).
-        cwd = os.getcwd()
-        if exc.name == module_name.split(".")[0] and cwd not in sys.path:
-            sys.path.append(cwd)
-            try:
-                return importlib.import_module(module_name)
-            except ModuleNotFoundError:
-                pass
-        raise ValueError(f"task {spec!r}: cannot import module {module_name!r} ({exc})") from None
-
-
 def _attribute(spec: str, target: str):
-    module_name, attr = target.split(":")
-    module = _import(module_name, spec)
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ValueError(f"task {spec!r}: module {module_name!r} has no {attr!r}") from None
+    return load(target, label=f"task {spec!r}")
 
 
 def get(spec: str, *, seed: int, data_dir: str | Path | None = None) -> Task:

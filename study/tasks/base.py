@@ -23,14 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from study.nde import SolveHooks, SolveInfo
+from study.nde import DEFAULT_MAX_STEPS, SolveHooks, SolveInfo
 
 SPLITS = ("train", "val", "test")
 QUALITIES = {"accuracy": "maximize", "loss": "minimize"}
-
-# Default penalty weight for a regularizer a task has no measured entry for.
-FALLBACK_WEIGHT = 1.0
-
 
 @dataclass(frozen=True)
 class Defaults:
@@ -38,7 +34,8 @@ class Defaults:
 
     ``weights[name]`` is the initial penalty weight for regularizer ``name``; where
     ``weight_finals`` has an entry the weight decays exponentially to it over training, else it is
-    constant. Regularizers without an entry get ``FALLBACK_WEIGHT``, constant.
+    constant. A regularizer without an entry takes its own ``default_weight``
+    (``study.train.resolve_budget``).
     """
 
     epochs: int
@@ -46,13 +43,6 @@ class Defaults:
     lr: float
     weights: Mapping[str, float] = field(default_factory=dict)
     weight_finals: Mapping[str, float] = field(default_factory=dict)
-
-    def schedule(self, regularizer: str) -> tuple[float, float | None]:
-        """``(weight, weight_final)`` for ``regularizer``."""
-        return (
-            float(self.weights.get(regularizer, FALLBACK_WEIGHT)),
-            self.weight_finals.get(regularizer),
-        )
 
 
 @dataclass(frozen=True)
@@ -64,7 +54,7 @@ class SolverSettings:
     atol: float = 1e-6
     adjoint: bool | str = False
     regularizer: SolveHooks | None = None
-    max_steps: int = 2000
+    max_steps: int = DEFAULT_MAX_STEPS
 
     def ode_kwargs(self) -> dict[str, Any]:
         return {

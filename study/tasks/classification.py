@@ -18,20 +18,14 @@ from study.nde import NeuralODE
 from study.tasks.base import Defaults, SolverSettings, Task, TaskModel
 from study.tasks.fields import TimeMLP
 
-# Measured on digits (30 epochs, dopri5 at rtol = atol = 1e-6, seed 0). Vanilla: 44 prediction
-# NFE (37 warm), val/test accuracy 0.962/0.972. local 3.0: 20 NFE (the floor that the solver's
-# initial-step heuristic sets; 9 warm), 0.958/0.967; at 1e-8 32 NFE vs vanilla's 88 (local 1.0:
-# 20 and 38).
-# global-error 0.1: 26, global-stiffness 0.1: 32, taynode 0.1: 32, rnode 0.1: 26 NFE, all within
-# a point of vanilla's accuracy; steer (b = 0.5): 42.
+# Default penalty weights of the standard classifier, measured on digits (the measurements and
+# the command that repeats them: benchmarks/results/defaults.md).
 DEFAULT_WEIGHTS: Mapping[str, float] = {
-    "none": 0.0,
     "local": 3.0,
     "global-error": 0.1,
     "global-stiffness": 0.1,
     "taynode": 0.1,
     "rnode": 0.1,
-    "steer": 0.0,  # STEER has no penalty: only its b matters
 }
 
 
@@ -125,15 +119,17 @@ class ClassificationTask(Task):
         self.width = int(width)
         self.hidden = int(hidden)
 
-    def build_model(self, solver: SolverSettings) -> ODEClassifier:
+    def standardisation(self) -> dict[str, torch.Tensor]:
+        """The training split's per-feature ``mean`` and ``std``, the model's input scaling."""
         x = self.splits["train"][0].flatten(1)
         # Constant features (e.g. always-blank pixels) are left unscaled rather than divided by 0.
         std = x.std(dim=0)
-        std = torch.where(std > 1e-6, std, torch.ones_like(std))
-        return ODEClassifier(
-            x.shape[1], self.n_classes, width=self.width, hidden=self.hidden,
-            mean=x.mean(dim=0), std=std, solver=solver,
-        ).to(x.device)
+        return {"mean": x.mean(dim=0), "std": torch.where(std > 1e-6, std, torch.ones_like(std))}
+
+    def build_model(self, solver: SolverSettings) -> ODEClassifier:
+        scaling = self.standardisation()
+        return ODEClassifier(len(scaling["mean"]), self.n_classes, width=self.width,
+                             hidden=self.hidden, solver=solver, **scaling)
 
     def loss(self, output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(output, targets)

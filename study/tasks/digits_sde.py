@@ -28,13 +28,12 @@ SAMPLES = 4
 # Additive noise: Milstein is Euler-Maruyama there (one drift, one diffusion call per step, no
 # diffusion derivative), of strong order 1.
 SOLVER = {"method": "milstein", "rtol": 1e-3, "atol": 1e-3}
-# Weights measured with benchmarks/compare_sde.py (3 seeds): local 5 takes prediction NFE to
-# 0.6-0.7x vanilla at the same accuracy; local 10 to 0.58x at 0.6 points less.
+# Default weights, measured with benchmarks/compare_sde.py (benchmarks/results/defaults.md).
 DEFAULTS = {
     "epochs": 8,
     "batch_size": 128,
     "lr": 3e-3,
-    "weights": {"none": 0.0, "local": 5.0, "global-error": 0.1},
+    "weights": {"local": 5.0, "global-error": 0.1},
 }
 
 
@@ -93,13 +92,9 @@ class DigitsSDE(ClassificationTask):
         return cls(name="digits-sde", **digits.splits)
 
     def build_model(self, solver: SolverSettings) -> SDEClassifier:
-        x = self.splits["train"][0].flatten(1)
-        std = x.std(dim=0)
-        std = torch.where(std > 1e-6, std, torch.ones_like(std))
-        return SDEClassifier(
-            x.shape[1], self.n_classes, width=self.width, hidden=self.hidden,
-            samples=self.samples, mean=x.mean(dim=0), std=std, solver=solver,
-        ).to(x.device)
+        scaling = self.standardisation()
+        return SDEClassifier(len(scaling["mean"]), self.n_classes, width=self.width,
+                             hidden=self.hidden, samples=self.samples, solver=solver, **scaling)
 
     def loss(self, output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return nn.functional.nll_loss(output, targets)

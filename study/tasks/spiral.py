@@ -41,23 +41,18 @@ NOISE = 0.05
 DAMPING = 0.1
 DATA_SEED = 7
 
-# Measured (40 epochs, dopri5 at 1e-6, seed 0; vanilla: 92 prediction NFE at val MSE 0.049):
-# local 0.03 -> 0.003 (decay) 56 NFE at MSE 0.078 (seed 1: 44 NFE at 0.114 vs vanilla 95 at 0.044;
-# a constant 0.03 gives 32 NFE at 0.15, 0.01 gives 86 at 0.067); global-error 0.003: 32 at 0.106;
-# global-stiffness 0.03: 56 at 0.075; rnode 0.03: 80 at 0.054; taynode 0.03: 92 at 0.055.
-# This task trades quality for NFE more steeply than digits: a first choice for a search to refine.
+# Default weights, measured on this task (benchmarks/results/defaults.md); it trades quality for
+# NFE more steeply than digits: a first choice for a search to refine.
 DEFAULTS = Defaults(
     epochs=40,
     batch_size=64,
     lr=1e-2,
     weights={
-        "none": 0.0,
         "local": 0.03,
         "global-error": 0.003,
         "global-stiffness": 0.03,
         "taynode": 0.03,
         "rnode": 0.03,
-        "steer": 0.0,
     },
     weight_finals={"local": 0.003},
 )

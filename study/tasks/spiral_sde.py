@@ -35,13 +35,12 @@ DATA_TOL = 1e-4
 # error estimate, not the step-size ramp, sets the steps, and a run takes seconds on a CPU.
 SOLVER = {"method": "milstein", "rtol": 1e-2, "atol": 1e-2}
 
-# Weights measured with benchmarks/compare_sde.py (3 seeds): local 1.5 takes prediction NFE to
-# about 0.75x vanilla; local 3 to 0.65x, but at twice vanilla's moment MSE.
+# Default weights, measured with benchmarks/compare_sde.py (benchmarks/results/defaults.md).
 DEFAULTS = Defaults(
     epochs=20,
     batch_size=256,
     lr=3e-2,
-    weights={"none": 0.0, "local": 1.5, "global-error": 0.1},
+    weights={"local": 1.5, "global-error": 0.1},
 )
 
 

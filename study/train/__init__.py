@@ -5,14 +5,12 @@ parameter names and the export's columns); ``train`` returns the record describe
 ``study.train.loop``; divergence raises ``TrainingDiverged``.
 """
 
-from study.train.config import ADJOINTS, DEFAULT_MAX_STEPS, TrainConfig, field_names
-from study.train.errors import KINDS, TrainingDiverged
+from study.train.config import TRAIN_MAX_STEPS, TrainConfig, field_names
+from study.train.errors import TrainingDiverged
 from study.train.loop import Budget, Progress, evaluate, resolve_budget, resolve_device, train
 
 __all__ = [
-    "ADJOINTS",
-    "DEFAULT_MAX_STEPS",
-    "KINDS",
+    "TRAIN_MAX_STEPS",
     "Budget",
     "Progress",
     "TrainConfig",

@@ -1,186 +1,179 @@
 """``TrainConfig``: one training run's settings, validated.
 
 Field names are the project's single names for these concepts: the ``study train`` flags (with
-``-`` for ``_``), the Optuna parameter names and the export's columns. ``None`` for ``weight``,
-``weight_final``, ``epochs``, ``batch_size`` and ``lr`` means "the task's default"; ``None`` for
-``method``, ``rtol`` and ``atol`` is replaced by the task's solver (``dopri5`` at ``1e-6`` for ODE
-tasks; SDE tasks name an SDE method, see ``study.nde.SDE_METHODS``). The schedule:
-with neither ``weight`` nor ``weight_final`` given, the task's default schedule for the
-regularizer is used; with ``weight`` alone the weight is constant; ``weight_final`` alone decays
-from the task's default weight to it.
+``-`` for ``_``), the experiment keys, the Optuna parameter names and the export's columns. The
+chosen regularizer's options are not fields of their own: they are declared by the regularizer
+(``study.regularizers``) and held in ``options``, filled with their declared defaults and
+validated by their declarations; ``TrainConfig(regularizer="taynode", order=3)`` and
+``from_dict`` accept them as flat keys, ``to_dict`` writes them flat (``order``, ``sampling``,
+``b``...), and an option the regularizer does not declare is an error naming those it does.
+
+``None`` for ``weight``, ``weight_final``, ``epochs``, ``batch_size`` and ``lr`` means "the task's
+default"; ``None`` for ``method``, ``rtol`` and ``atol`` is replaced by the task's solver
+(``dopri5`` at ``1e-6`` for ODE tasks; SDE tasks name an SDE method). The schedule: with neither
+``weight`` nor ``weight_final`` given, the task's default schedule for the regularizer is used;
+with ``weight`` alone the weight is constant; ``weight_final`` alone decays from the task's
+default weight to it. A regularizer that adds no penalty (``none``, ``steer``) takes no weight.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from study import regularizers, tasks
-from study.nde import METHODS, SDE_METHODS, SDEHooks
+from study.nde import METHODS, SDE_METHODS, parse_adjoint
+from study.nde.core import check_solver
+from study.params import NON_NEGATIVE, POSITIVE, Choice, Integer
 
-ADJOINTS = (False, True, "seminorm")
-DEFAULT_MAX_STEPS = 2000
+#: The solver step budget of a training solve: exceeding it means the run diverged.
+TRAIN_MAX_STEPS = 2000
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 
-def _number(name: str, value, *, positive: bool, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool):
-        value = "bool"  # True/False are not numbers here
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    ok = number > 0 if positive else number >= 0
-    if not ok or math.isinf(number):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be a {kind} finite number, got {value!r}")
-    return number
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
 
 
-def _integer(name: str, value, *, minimum: int, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    try:
-        number = int(value) if not isinstance(value, float) else value
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
-    if number != int(number) or int(number) < minimum:
-        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}")
-    return int(number)
-
-
-def _choice(name: str, value, accepted) -> Any:
-    if value not in accepted or isinstance(value, bool) != isinstance(accepted[0], bool):
-        raise ValueError(
-            f"unknown {name} {value!r}: accepted are {', '.join(repr(a) for a in accepted)}"
-        )
-    return value
-
-
-def parse_adjoint(value) -> bool | str:
-    """``False``, ``True`` or ``"seminorm"``, also from the strings ``false``/``true``."""
-    if isinstance(value, str) and value.lower() in ("false", "true", "seminorm"):
-        return {"false": False, "true": True}.get(value.lower(), "seminorm")
-    if value is False or value is True or value == "seminorm":
-        return value
-    raise ValueError(f"unknown adjoint {value!r}: accepted are false, true and seminorm")
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TrainConfig:
-    """One training run. See the module docstring for how ``None`` defaults resolve."""
+    """One training run. See the module docstring for the options and the ``None`` defaults."""
 
-    task: str = "digits"
-    regularizer: str = "none"
-    sampling: str = "unbiased"
-    estimate: str = "error"
-    order: int = 2
-    kinetic: float = 1.0
-    jacobian: float = 1.0
-    b: float = 0.5
-    weight: float | None = None
-    weight_final: float | None = None
-    method: str | None = None
-    rtol: float | None = None
-    atol: float | None = None
-    adjoint: bool | str = False
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    seed: int = 0
-    device: str = "auto"
-    data_dir: str | None = None
-    max_steps: int = DEFAULT_MAX_STEPS
+    task: str = field(default="digits", metadata=_help(
+        "a registered task or package.module:function, a function of the seed returning a "
+        "study.tasks.Task"))
+    regularizer: str = field(default="none", metadata=_help(
+        "a registered regularizer or package.module:Class, a subclass of "
+        "study.regularizers.Regularizer"))
+    options: Mapping[str, Any] = field(default_factory=dict, metadata=_help(
+        "the regularizer's declared options, by name"))
+    weight: float | None = field(default=None, metadata=_help(
+        "penalty weight (constant unless --weight-final is given)"))
+    weight_final: float | None = field(default=None, metadata=_help(
+        "decay the weight exponentially to this over training"))
+    method: str | None = field(default=None, metadata=_help("adaptive solver"))
+    rtol: float | None = field(default=None, metadata=_help("relative tolerance"))
+    atol: float | None = field(default=None, metadata=_help("absolute tolerance"))
+    adjoint: bool | str = field(default=False, metadata=_help(
+        "gradients: false (backpropagation), true (continuous adjoint) or seminorm"))
+    epochs: int | None = field(default=None, metadata=_help("training epochs"))
+    batch_size: int | None = field(default=None, metadata=_help(
+        "batch size, also for prediction"))
+    lr: float | None = field(default=None, metadata=_help("Adam learning rate"))
+    seed: int = field(default=0, metadata=_help(
+        "seed of the data split, initialisation and training"))
+    device: str = field(default="auto", metadata=_help(
+        "auto, cpu, cuda or cuda:N (auto: CUDA when available)"))
+    data_dir: str | None = field(default=None, metadata=_help(
+        "directory of the task's data files (mnist: the IDX files)"))
+    max_steps: int = field(default=TRAIN_MAX_STEPS, metadata=_help(
+        "solver step budget per solve; exceeding it means the run diverged"))
 
-    def __post_init__(self) -> None:
-        def put(name: str, value) -> None:
-            object.__setattr__(self, name, value)
+    def __init__(self, **values: Any):
+        core = set(field_names())
+        options = dict(values.pop("options", None) or {})
+        options.update({k: values.pop(k) for k in list(values) if k not in core})
+        for f in dataclasses.fields(self):
+            if f.name in values:
+                value = values[f.name]
+            else:
+                value = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            object.__setattr__(self, f.name, value)
+        object.__setattr__(self, "options", options)
+        self._validate()
 
-        put("task", tasks.check_spec(self.task))
-        if self.regularizer not in regularizers.names():
-            raise ValueError(
-                f"unknown regularizer {self.regularizer!r}: accepted are "
-                f"{', '.join(regularizers.names())}"
-            )
-        put("sampling", _choice("sampling", self.sampling, regularizers.SAMPLINGS))
-        put("estimate", _choice("estimate", self.estimate, regularizers.ESTIMATES))
-        put("order", _choice("order", _integer("order", self.order, minimum=0),
-                             regularizers.ORDERS))
-        put("kinetic", _number("kinetic", self.kinetic, positive=False))
-        put("jacobian", _number("jacobian", self.jacobian, positive=False))
-        put("b", _number("b", self.b, positive=True))
-        put("weight", _number("weight", self.weight, positive=False, allow_none=True))
-        put("weight_final",
-            _number("weight_final", self.weight_final, positive=False, allow_none=True))
+    def _put(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def _validate(self) -> None:
+        self._put("task", tasks.check_spec(self.task))
+        cls = regularizers.resolve(self.regularizer)
+        self._put("options", _checked_options(cls, self.regularizer, self.options))
+        for name in ("weight", "weight_final"):
+            if getattr(self, name) is not None:
+                if not cls.penalised:
+                    raise ValueError(f"regularizer {self.regularizer!r} adds no penalty: "
+                                     f"{name} does not apply")
+                self._put(name, NON_NEGATIVE.check(name, getattr(self, name)))
         solver = tasks.solver_defaults(self.task)
         for name in ("method", "rtol", "atol"):
             if getattr(self, name) is None:
-                put(name, solver[name])
-        put("method", _choice("method", self.method, METHODS + SDE_METHODS))
-        put("rtol", _number("rtol", self.rtol, positive=True))
-        put("atol", _number("atol", self.atol, positive=False))
-        put("adjoint", parse_adjoint(self.adjoint))
-        put("epochs", _integer("epochs", self.epochs, minimum=1, allow_none=True))
-        put("batch_size", _integer("batch_size", self.batch_size, minimum=1, allow_none=True))
-        put("lr", _number("lr", self.lr, positive=True, allow_none=True))
-        put("seed", _integer("seed", self.seed, minimum=0))
+                self._put(name, solver[name])
+        self._put("method", Choice(METHODS + SDE_METHODS).check("method", self.method))
+        self._put("adjoint", parse_adjoint(self.adjoint))
+        kind = "sde" if self.method in SDE_METHODS else "ode"
+        spec = check_solver(kind, SDE_METHODS if kind == "sde" else METHODS, self.method,
+                            self.rtol, self.atol, self.adjoint, None)
+        self._put("rtol", spec.rtol)
+        self._put("atol", spec.atol)
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) is not None:
+                self._put(name, Integer(1).check(name, getattr(self, name)))
+        if self.lr is not None:
+            self._put("lr", POSITIVE.check("lr", self.lr))
+        self._put("seed", Integer(0).check("seed", self.seed))
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise ValueError(
                 f"unknown device {self.device!r}: accepted are auto, cpu, cuda and cuda:N"
             )
         if self.data_dir is not None:
-            put("data_dir", str(self.data_dir))
-        put("max_steps", _integer("max_steps", self.max_steps, minimum=1))
+            self._put("data_dir", str(self.data_dir))
+        self._put("max_steps", Integer(1).check("max_steps", self.max_steps))
         # Combinations the regularizer refuses (global-error with the adjoint, ...) fail now.
-        regularizer = self.make_regularizer()
-        if self.method not in SDE_METHODS:
-            regularizer.check(method=self.method, adjoint=self.adjoint)
-        elif not isinstance(regularizer, SDEHooks):
-            raise ValueError(
-                f"the {self.regularizer} regularizer does not work on SDE solves (method "
-                f"{self.method!r}): accepted there are "
-                f"{', '.join(n for n in regularizers.names() if regularizers.supports_sde(n))}"
-            )
-        elif self.adjoint == "seminorm":
-            raise ValueError("SDE solves accept adjoint false or true, not seminorm")
-        else:
-            regularizer.check_sde(method=self.method, adjoint=self.adjoint)
-
-    def regularizer_options(self) -> dict[str, Any]:
-        """The fields that are options of the chosen regularizer, by name."""
-        return {name: getattr(self, name) for name in regularizers.option_names(self.regularizer)}
+        self.make_regularizer().check(spec)
 
     def make_regularizer(self) -> regularizers.Regularizer:
-        return regularizers.make(self.regularizer, **self.regularizer_options())
+        return regularizers.make(self.regularizer, **self.options)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, JSON-able."""
-        return dataclasses.asdict(self)
+        """Every setting, JSON-able, the regularizer's options as flat keys."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        options = values.pop("options")
+        at = list(values).index("regularizer") + 1
+        items = list(values.items())
+        return dict(items[:at] + list(options.items()) + items[at:])
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
-        """A config from a mapping of field names (missing fields take their defaults)."""
+        """A config from a mapping of setting names, options flat (missing ones take their
+        defaults)."""
         if isinstance(values, TrainConfig):
             return values
         if not isinstance(values, Mapping):
             raise ValueError(f"a training configuration must be a mapping, got {values!r}")
-        unknown = sorted(set(values) - set(field_names()))
-        if unknown:
-            raise ValueError(
-                f"unknown configuration field(s) {', '.join(unknown)}: accepted are "
-                f"{', '.join(field_names())}"
-            )
         return cls(**values)
 
 
+def _checked_options(cls: type[regularizers.Regularizer], name: str,
+                     given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` checked against what regularizer ``cls`` declares, with its defaults filled."""
+    declared = {option.name: option for option in cls.options}
+    unknown = [key for key in given if key not in declared]
+    if unknown:
+        owners = {r: regularizers.option_names(r) for r in regularizers.names()}
+        elsewhere = [r for r, names in owners.items() if set(unknown) <= set(names)]
+        listed = ", ".join(declared) or "none"
+        if elsewhere:
+            raise ValueError(
+                f"{', '.join(unknown)}: not an option of regularizer {name!r} (an option of "
+                f"{', '.join(elsewhere)}); the options of {name!r} are: {listed}"
+            )
+        raise ValueError(
+            f"unknown configuration field(s) {', '.join(unknown)}: accepted are "
+            f"{', '.join(f for f in field_names() if f != 'options')} and the options of "
+            f"regularizer {name!r}: {listed}"
+        )
+    return {key: option.check(given.get(key, option.default)) for key, option in declared.items()}
+
+
 def field_names() -> list[str]:
-    """``TrainConfig``'s field names, in order."""
+    """``TrainConfig``'s own settings, in order (the regularizer's options come on top)."""
     return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def setting_help(name: str) -> str:
+    """The one-line help of setting ``name`` (for command-line flags)."""
+    return TrainConfig.__dataclass_fields__[name].metadata["help"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-# What diverged: a non-finite loss, or one of the solver's failures (``study.nde.SolverError``).
-KINDS = ("non-finite-loss", "step-budget", "step-underflow", "non-finite", "solver")
-
 
 class TrainingDiverged(RuntimeError):
-    """Training (or evaluating) stopped: ``kind`` says what happened (one of ``KINDS``),
+    """Training (or evaluating) stopped: ``kind`` says what happened (``"non-finite-loss"``, or
+    the ``kind`` of the ``study.nde.SolverError``: ``"step-budget"``, ``"step-underflow"``,
+    ``"non-finite"``, ``"solver"``),
     ``epoch`` (1-based) and ``step`` (optimisation steps done before it) say when; both are
     ``None`` outside training, e.g. when re-evaluating a checkpoint."""
 

@@ -26,13 +26,13 @@ from typing import Any
 
 import torch
 
-from study import tasks
-from study.nde import NonFiniteState, SolverError, StepBudgetExceeded, StepSizeUnderflow
+from study import regularizers, tasks
+from study.nde import SolverError
 from study.regularizers import Schedule
 from study.tasks import SolverSettings, Task, TaskModel
 from study.train.config import TrainConfig
 from study.train.errors import TrainingDiverged
-from study.train.measure import measure, run_pass
+from study.train.measure import PREDICTION_METRICS, measure, run_pass
 
 CHECKPOINT_FORMAT = "study.train/1"
 
@@ -82,17 +82,29 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_budget(config: TrainConfig, task: Task) -> Budget:
+    """The budget and weight schedule of ``config``, the task's defaults filled in: a weight
+    given in ``config``, else the task's for the regularizer, else the regularizer's own
+    ``default_weight``; a regularizer with neither needs ``weight`` in the config."""
     defaults = task.defaults
-    weight, weight_final = defaults.schedule(config.regularizer)
-    if config.weight is not None:
-        weight, weight_final = config.weight, None
-    if config.weight_final is not None:
-        weight_final = config.weight_final
+    cls = regularizers.resolve(config.regularizer)
+    weight, weight_final = 0.0, None
+    if cls.penalised:
+        weight = defaults.weights.get(config.regularizer, cls.default_weight)
+        weight_final = defaults.weight_finals.get(config.regularizer)
+        if config.weight is not None:
+            weight, weight_final = config.weight, None
+        if weight is None:
+            raise ValueError(
+                f"regularizer {config.regularizer!r} has no default weight for task "
+                f"{task.name!r}: give one (--weight), or declare default_weight on the class"
+            )
+        if config.weight_final is not None:
+            weight_final = config.weight_final
     return Budget(
         epochs=config.epochs or defaults.epochs,
         batch_size=config.batch_size or defaults.batch_size,
         lr=config.lr or defaults.lr,
-        weight=weight,
+        weight=float(weight),
         weight_final=weight_final,
     )
 
@@ -120,22 +132,87 @@ def _elapsed(start: float, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def _backward(loss: torch.Tensor) -> None:
-    try:
-        loss.backward()
-    except AssertionError as exc:
-        # The continuous adjoint's backward solve is torchdiffeq's (torchsde's) own, which reports
-        # failing dynamics by assertions rather than study.nde's typed errors.
-        message = str(exc)
-        if "underflow" in message:
-            raise StepSizeUnderflow(f"step size underflow in the adjoint ({message})") from exc
-        if "non-finite" in message or "nans in the error estimate" in message:
-            raise NonFiniteState(f"non-finite state in the adjoint solve ({message})") from exc
-        if "max_num_steps" in message:
-            raise StepBudgetExceeded(
-                f"the adjoint solve exceeded its step budget ({message})"
-            ) from exc
-        raise
+class _Run:
+    """One training run in progress: the model, its optimizer and schedule, and what it cost."""
+
+    def __init__(self, config: TrainConfig, progress: Callable[[Progress], None] | None):
+        self.config = config
+        self.task, self.model, self.device = _build(config)
+        self.budget = resolve_budget(config, self.task)
+        steps_per_epoch = math.ceil(self.task.size("train") / self.budget.batch_size)
+        self.total_steps = self.budget.epochs * steps_per_epoch
+        self.schedule = Schedule(self.budget.weight, self.budget.weight_final,
+                                 total_steps=self.total_steps)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.budget.lr)
+        self.shuffle = torch.Generator().manual_seed(config.seed)
+        self.quality = f"val_{self.task.quality}"
+        self.progress = progress
+        self.curves: dict[str, list[float]] = {"loss": [], self.quality: [], "nfe": []}
+        self.nfe_forward = self.nfe_backward = 0
+        self.train_seconds = 0.0
+        self.step = 0
+
+    def _batch(self, inputs: Any, targets: Any, epoch: int) -> tuple[float, int]:
+        """One optimisation step: ``(task loss, forward NFE)``."""
+        try:
+            output = self.model(inputs)
+            info = self.model.info
+            task_loss = self.task.loss(output, targets)
+            loss = task_loss + self.schedule.at(self.step) * info.reg
+            if not bool(torch.isfinite(loss)):
+                total, part, penalty = (float(x.detach()) for x in (loss, task_loss, info.reg))
+                raise TrainingDiverged(
+                    "non-finite-loss", f"the loss is {total} (task loss {part}, penalty "
+                    f"{penalty})", epoch=epoch, step=self.step)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        except SolverError as exc:
+            raise TrainingDiverged(exc.kind, str(exc), epoch=epoch, step=self.step) from exc
+        nfe = info.nfe + info.reg_nfe
+        self.nfe_forward += nfe
+        self.nfe_backward += info.nfe_backward
+        self.step += 1
+        return float(task_loss.detach()), nfe
+
+    def epoch(self, epoch: int) -> None:
+        """Train one epoch, then validate; report both to ``progress``."""
+        budget, report = self.budget, self.progress
+        self.model.train()
+        losses, nfes = [], []
+        start = time.perf_counter()
+        for inputs, targets in self.task.batches("train", budget.batch_size,
+                                                 generator=self.shuffle):
+            loss, nfe = self._batch(inputs, targets, epoch)
+            losses.append(loss)
+            nfes.append(nfe)
+            if report is not None:
+                report(Progress(self.step, self.total_steps, epoch, budget.epochs, loss, nfe))
+        self.train_seconds += _elapsed(start, self.device)
+        val = run_pass(self.task, self.model, "val", budget.batch_size, epoch=epoch,
+                       step=self.step).quality
+        for key, value in (("loss", sum(losses) / len(losses)), (self.quality, val),
+                           ("nfe", sum(nfes) / len(nfes))):
+            self.curves[key].append(value)
+        if report is not None:
+            report(Progress(self.step, self.total_steps, epoch, budget.epochs,
+                            self.curves["loss"][-1], round(self.curves["nfe"][-1]), val=val))
+
+    def record(self) -> dict[str, Any]:
+        """The metrics record of the trained model (see the module docstring)."""
+        batch_size = self.budget.batch_size
+        measured = measure(self.task, self.model, "val", batch_size)
+        test = run_pass(self.task, self.model, "test", batch_size).quality
+        return {
+            self.quality: measured[self.quality],
+            f"test_{self.task.quality}": test,
+            **{key: measured[key] for key in PREDICTION_METRICS},
+            "train_nfe_forward": self.nfe_forward / self.step,
+            "train_nfe_backward": self.nfe_backward / self.step,
+            "train_seconds": self.train_seconds,
+            "epochs": self.budget.epochs,
+            "curves": self.curves,
+        }
 
 
 def train(
@@ -152,79 +229,14 @@ def train(
     configuration.
     """
     config = _config(config)
-    task, model, device = _build(config)
-    budget = resolve_budget(config, task)
-    steps_per_epoch = math.ceil(task.size("train") / budget.batch_size)
-    total_steps = budget.epochs * steps_per_epoch
-    schedule = Schedule(budget.weight, budget.weight_final, total_steps=total_steps)
-    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
-    shuffle = torch.Generator().manual_seed(config.seed)
-    quality = f"val_{task.quality}"
-
-    curves: dict[str, list[float]] = {"loss": [], quality: [], "nfe": []}
-    nfe_forward = nfe_backward = 0
-    train_seconds = 0.0
-    step = 0
-    for epoch in range(1, budget.epochs + 1):
-        model.train()
-        epoch_loss, epoch_nfe, batches = 0.0, 0, 0
-        start = time.perf_counter()
-        for inputs, targets in task.batches("train", budget.batch_size, generator=shuffle):
-            try:
-                output = model(inputs)
-                info = model.info
-                task_loss = task.loss(output, targets)
-                loss = task_loss + schedule.at(step) * info.reg
-                if not bool(torch.isfinite(loss)):
-                    total, part, penalty = (float(x.detach()) for x in (loss, task_loss, info.reg))
-                    raise TrainingDiverged(
-                        "non-finite-loss",
-                        f"the loss is {total} (task loss {part}, penalty {penalty})",
-                        epoch=epoch, step=step,
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                _backward(loss)
-                optimizer.step()
-            except SolverError as exc:
-                raise TrainingDiverged(exc.kind, str(exc), epoch=epoch, step=step) from exc
-            batch_nfe = info.nfe + info.reg_nfe
-            nfe_forward += batch_nfe
-            nfe_backward += info.nfe_backward
-            batch_loss = float(task_loss.detach())
-            epoch_loss += batch_loss
-            epoch_nfe += batch_nfe
-            batches += 1
-            step += 1
-            if progress is not None:
-                progress(Progress(step, total_steps, epoch, budget.epochs, batch_loss, batch_nfe))
-        train_seconds += _elapsed(start, device)
-        val = run_pass(task, model, "val", budget.batch_size, epoch=epoch, step=step).quality
-        curves["loss"].append(epoch_loss / batches)
-        curves[quality].append(val)
-        curves["nfe"].append(epoch_nfe / batches)
-        if progress is not None:
-            progress(Progress(step, total_steps, epoch, budget.epochs, curves["loss"][-1],
-                              round(curves["nfe"][-1]), val=val))
-
-    measured = measure(task, model, "val", budget.batch_size)
-    test = run_pass(task, model, "test", budget.batch_size).quality
-    record = {
-        quality: measured[quality],
-        f"test_{task.quality}": test,
-        "predict_nfe": measured["predict_nfe"],
-        "predict_nfe_warm": measured["predict_nfe_warm"],
-        "predict_seconds_per_batch": measured["predict_seconds_per_batch"],
-        "predict_seconds_per_batch_warm": measured["predict_seconds_per_batch_warm"],
-        "train_nfe_forward": nfe_forward / step,
-        "train_nfe_backward": nfe_backward / step,
-        "train_seconds": train_seconds,
-        "epochs": budget.epochs,
-        "curves": curves,
-    }
+    run = _Run(config, progress)
+    for epoch in range(1, run.budget.epochs + 1):
+        run.epoch(epoch)
+    record = run.record()
     if checkpoint is not None:
         torch.save(
             {"format": CHECKPOINT_FORMAT, "config": config.to_dict(),
-             "model": model.state_dict(), "metrics": record},
+             "model": run.model.state_dict(), "metrics": record},
             Path(checkpoint),
         )
     return record

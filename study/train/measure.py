@@ -20,6 +20,10 @@ from study.nde import SolverError
 from study.tasks import Task, TaskModel
 from study.train.errors import TrainingDiverged
 
+# What ``measure`` reports besides quality, in this order (the training record's keys too).
+PREDICTION_METRICS = ("predict_nfe", "predict_nfe_warm", "predict_seconds_per_batch",
+                      "predict_seconds_per_batch_warm")
+
 
 @dataclass
 class Pass:

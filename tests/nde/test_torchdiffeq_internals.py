@@ -36,8 +36,8 @@ def test_recorder_sees_every_attempt_and_the_dense_output_of_the_selected_step()
                             options={"recorder": recorder})
     assert recorder.first_step is not None and recorder.first_proposal is not None
     last = recorder.selected
-    assert float(last.t0) == recorder.step_starts[-1]
-    end = _torchdiffeq.interpolate(last.interp, last.t0, last.t1, last.t1)
-    inside = _torchdiffeq.interpolate(last.interp, last.t0, last.t1, t[-1])
+    assert float(last.t0.detach()) == recorder.step_starts[-1]
+    end = _torchdiffeq.interpolate(last, last.t1)
+    inside = _torchdiffeq.interpolate(last, t[-1])
     assert torch.allclose(inside, ys[-1])
     assert torch.isfinite(end).all()

@@ -8,7 +8,7 @@ import torchsde
 from torchsde._core import methods
 
 from study.nde import _torchsde
-from study.nde.sde_recorder import SDEStepRecorder
+from study.nde.recorder import StepRecorder
 from tests.nde.sdes import MLPSDE, brownian, times, y0
 
 _bm = brownian
@@ -17,9 +17,18 @@ _bm = brownian
 def test_pinned_version_and_plain_solvers_outside_a_recording():
     assert torchsde.__version__ == "0.2.6"
     assert methods.select is _torchsde._select
-    assert isinstance(_torchsde._select("milstein", "ito"), type)
-    with _torchsde.recording(lambda step, accepted: None):
-        assert not isinstance(_torchsde._select("milstein", "ito"), type)
+    from torchsde._core.base_sde import ForwardSDE
+
+    def build():
+        return methods.select(method="milstein", sde_type="ito")(
+            sde=ForwardSDE(MLPSDE().double()), bm=_bm(), dt=0.1, adaptive=True, rtol=1e-3,
+            atol=1e-3, dt_min=1e-5, options={})
+
+    plain = build()
+    assert "step" not in vars(plain) and "integrate" not in vars(plain)  # torchsde's own
+    with _torchsde.recording(StepRecorder()) as watch:
+        watched = build()
+    assert watch.solver is watched and "step" in vars(watched)
 
 
 def test_brownian_motion_has_the_levy_area_the_method_needs():
@@ -32,31 +41,25 @@ def test_brownian_motion_has_the_levy_area_the_method_needs():
 @pytest.mark.parametrize("method", ["milstein", "srk"])
 def test_every_attempt_is_reported_in_order_with_its_acceptance(method, estimates):
     sde = MLPSDE().double()
-    attempts = []
-    recorder = SDEStepRecorder()
-
-    def report(step, accepted):
-        attempts.append((step, accepted))
-        recorder.attempted(step, accepted)
-
-    with _torchsde.recording(report) as watch:
+    recorder = StepRecorder(keep_steps=True)
+    with _torchsde.recording(recorder) as watch:
         ys = torchsde.sdeint(sde, y0(), times(), bm=_bm(method), method=method, dt=0.05,
                              adaptive=True, rtol=1e-3, atol=1e-3)
-    assert len(attempts) == len(estimates) and recorder.rejected > 0
-    for (step, accepted), estimate in zip(attempts, estimates):
-        assert accepted == (estimate <= 1)
+    assert recorder.attempts == len(estimates) and recorder.rejected > 0
+    assert recorder.rejected == sum(e > 1 for e in estimates)
+    accepted = recorder.kept
+    for step, estimate in zip(accepted, [e for e in estimates if e <= 1]):
         assert _torchsde.solver_error_ratio(step.y_full, step.y_half, 1e-3, 1e-3) == estimate
         # the differentiable ratio is the solver's, to round-off
         ratio = _torchsde.error_ratio(step.y_full, step.y_half, 1e-3, 1e-3)
         assert float(ratio.detach()) == pytest.approx(estimate, rel=1e-12)
-    accepted = [step for step, ok in attempts if ok]
     assert [float(s.t0) for s in accepted] == recorder.step_starts
     assert all(float(a.t1) == float(b.t0) for a, b in itertools.pairwise(accepted))
     assert float(accepted[-1].t1) == 1.0 and torch.equal(accepted[-1].y_half, ys[-1])
     assert recorder.first_step == pytest.approx(0.05)
 
     # Re-taking an attempt after the solve reproduces it bitwise (same step, same increments).
-    for step, _ in attempts[::3]:
+    for step in accepted[::3]:
         y_full, y_half = watch.doubling(step.t0, step.t1, step.y0)
         assert torch.equal(y_full, step.y_full) and torch.equal(y_half, step.y_half)
 

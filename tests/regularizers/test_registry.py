@@ -17,6 +17,8 @@ def test_names_list_every_method():
     ("name", "options", "message"),
     [
         ("nope", {}, "unknown regularizer 'nope': accepted are none, local, global-error"),
+        ("no.such_module:Reg", {}, "cannot import module 'no.such_module'"),
+        ("study.tasks:Task", {}, "not a subclass of study.regularizers.Regularizer"),
         ("local", {"sampling": "sometimes"},
          "unknown sampling 'sometimes': accepted are 'unbiased', 'biased'"),
         ("local", {"estimate": "guess"}, "unknown estimate 'guess': accepted are 'error'"),
@@ -33,7 +35,7 @@ def test_bad_options_name_the_value_and_the_accepted_ones(name, options, message
 
 
 def test_options_are_reported_for_storage():
-    assert regularizers.make("local", sampling="biased").options() == {
+    assert regularizers.make("local", sampling="biased").option_values() == {
         "sampling": "biased", "estimate": "error"
     }
     assert regularizers.option_names("rnode") == ["kinetic", "jacobian"]
@@ -52,10 +54,11 @@ def test_constant_and_exponential_schedules():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"weight": -1.0}, "weight must be a non-negative finite number, got -1.0"),
+        ({"weight": -1.0}, "weight must be a non-negative number, got -1.0"),
         ({"weight": 1.0, "weight_final": -2.0}, "weight_final must be a non-negative"),
         ({"weight": 1.0, "weight_final": 0.0}, "both positive"),
-        ({"weight": "heavy"}, "weight must be a non-negative number, got 'heavy'"),
+        ({"weight": "heavy"}, "weight must be a number, got 'heavy'"),
+        ({"weight": float("inf")}, "weight must be a non-negative number, got inf"),
     ],
 )
 def test_bad_weights_raise_value_error(kwargs, message):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from optuna.trial import TrialState
 
-from study.search.storage import artifact_dir
+from study.search.storage import backend
 from tests.search.helpers import load, run, started_trials, write_experiment
 
 
@@ -29,9 +29,10 @@ def test_launch_runs_four_local_workers_on_the_embedded_default(tmp_path):
     for s in load(url, "local").values():
         trials = s.get_trials()
         assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+        artifacts = tmp_path / backend("runs/study.journal").artifact_dir()
         for t in trials:
             for artifact_id in t.user_attrs["artifacts"].values():
-                assert (tmp_path / artifact_dir("runs/study.journal") / artifact_id).is_file()
+                assert (artifacts / artifact_id).is_file()
     status = run("status", "--name", "local", cwd=tmp_path)
     assert status.returncode == 0
     assert re.search(r"^none +3/3 +0 +0 +0 ", status.stdout, re.MULTILINE), status.stdout

@@ -9,7 +9,7 @@ import torch
 from study.train import Progress, TrainConfig, TrainingDiverged, evaluate, train
 
 TIMINGS = ("predict_seconds_per_batch", "predict_seconds_per_batch_warm", "train_seconds")
-SMALL = {"task": "tiny_tasks:small", "device": "cpu"}
+SMALL = {"task": "tests.train.tiny_tasks:small", "device": "cpu"}
 
 
 def test_record_has_exactly_the_documented_keys():
@@ -91,7 +91,7 @@ def test_step_budget_divergence_is_typed_and_says_when():
 
 def test_non_finite_loss_divergence():
     with pytest.raises(TrainingDiverged, match="the loss is nan") as info:
-        train({**SMALL, "task": "tiny_tasks:nan_loss"})
+        train({**SMALL, "task": "tests.train.tiny_tasks:nan_loss"})
     assert info.value.kind == "non-finite-loss" and info.value.step == 0
 
 

@@ -1,5 +1,5 @@
-"""User tasks for the training tests, resolved as ``tiny_tasks:<function>`` (this directory is on
-``sys.path`` under pytest, and is the working directory of the subprocess tests)."""
+"""User tasks for the training tests, resolved as ``tests.train.tiny_tasks:<function>``, or as
+``tiny_tasks:<function>`` by a subprocess whose working directory is this one."""
 
 import torch
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from study import regularizers
 from study.cli import main
 from study.cli.errors import EXIT_DIVERGED, EXIT_USAGE
 from study.train import field_names
 
-HERE = Path(__file__).parent
-SMALL = ["train", "--task", "tiny_tasks:small", "--device", "cpu"]
+TINY_TASKS = Path(__file__).parent.parent / "train"
+SMALL = ["train", "--task", "tests.train.tiny_tasks:small", "--device", "cpu"]
 
 
 def test_every_config_field_is_a_flag(capsys):
@@ -20,7 +21,12 @@ def test_every_config_field_is_a_flag(capsys):
         main(["train", "--help"])
     text = capsys.readouterr().out
     for name in field_names():
-        assert f"--{name.replace('_', '-')} " in text
+        if name != "options":
+            assert f"--{name.replace('_', '-')} " in text
+    for reg in regularizers.names():  # the regularizers' declared options too
+        for option in regularizers.options(reg):
+            assert f"{option.flag} " in text and option.help in " ".join(text.split())
+    assert "[task default]" in text
 
 
 def test_json_prints_only_the_record(capsys):
@@ -43,7 +49,8 @@ def test_plain_output_and_checkpoint(capsys, tmp_path):
 @pytest.mark.parametrize(("flags", "message"), [
     (["--rtol", "abc"], "rtol must be a number, got 'abc'"),
     (["--regularizer", "l2"], "unknown regularizer 'l2': accepted are"),
-    (["--sampling", "odd"], "unknown sampling 'odd'"),
+    (["--regularizer", "local", "--sampling", "odd"], "unknown sampling 'odd'"),
+    (["--order", "3"], "order: not an option of regularizer 'none'"),
     (["--task", "no_such_module_xyz:make"], "cannot import module"),
     (["--task", "mnist"], "--data-dir"),
     (["--regularizer", "global-error", "--adjoint", "seminorm"], "cannot be combined"),
@@ -69,8 +76,9 @@ def test_unknown_flag_exits_2(capsys):
 
 def test_real_process_diverges_without_traceback():
     # The working directory holds tiny_tasks.py: user modules are found there like `python -m`.
-    bad = subprocess.run([sys.executable, "-m", "study", *SMALL, "--max-steps", "1"], cwd=HERE,
-                         capture_output=True, text=True, timeout=120)
+    small = ["train", "--task", "tiny_tasks:small", "--device", "cpu"]
+    bad = subprocess.run([sys.executable, "-m", "study", *small, "--max-steps", "1"],
+                         cwd=TINY_TASKS, capture_output=True, text=True, timeout=120)
     assert bad.returncode == EXIT_DIVERGED
     assert "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
     assert bad.stdout == ""

@@ -1,0 +1,65 @@
+"""Where an experiment stands, as text: trial counts per regularizer, failures and the fronts.
+
+``study status`` and ``study demo`` print it; it reads the storage only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from optuna.storages import BaseStorage
+
+from study.search import studies as _studies
+from study.search.experiment import NFE_METRIC
+from study.search.storage import experiment_studies
+
+
+def experiment_status(storage: BaseStorage, name: str, label: str) -> str:
+    """The status of experiment ``name`` in ``storage`` (``label``: the redacted URL)."""
+    by_reg = experiment_studies(storage, name)
+    first = next(iter(by_reg.values()))
+    experiment = _studies.stored_experiment(first)
+    metric = first.user_attrs["quality_metric"]
+    maximize = first.directions[0].name == "MAXIMIZE"
+    lines = [f"experiment {name} in {label}: {experiment.summary()}", ""]
+    rows = []
+    fronts = {}
+    reasons: Counter[str] = Counter()
+    for regularizer, study in by_reg.items():
+        trials = study.get_trials(deepcopy=False)
+        c = _studies.counts(study, trials)
+        front = _studies.pareto_front(study)
+        fronts[regularizer] = front
+        qualities = [t.values[0] for t in front]
+        best = (max if maximize else min)(qualities) if qualities else "-"
+        cheapest = min(t.values[1] for t in front) if front else "-"
+        rows.append([regularizer, f"{c.complete}/{c.budget}", c.running, c.waiting, c.failed,
+                     best, cheapest])
+        reasons.update(t.user_attrs.get("fail_reason", "no reason recorded")
+                       for t in trials if t.state.name == "FAIL")
+    lines += table(["regularizer", "complete", "running", "waiting", "failed",
+                    f"best {metric}", f"fewest {NFE_METRIC}"], rows)
+    if reasons:
+        lines += ["", "Failed trials:"]
+        lines += [f"  {n} x {reason}" for reason, n in reasons.most_common(5)]
+    params = list(dict.fromkeys(p for front in fronts.values() for t in front for p in t.params))
+    rows = [[regularizer, t.number, t.values[0], t.values[1],
+             *(t.params.get(p, "-") for p in params)]
+            for regularizer, front in fronts.items() for t in front]
+    if rows:
+        lines += ["", f"Best trade-offs (Pareto front of each regularizer, {metric} vs "
+                  f"{NFE_METRIC}):"]
+        lines += table(["regularizer", "trial", metric, NFE_METRIC, *params], rows)
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
+    """Rows as aligned text columns (floats to 4 significant digits)."""
+    cells = [list(map(str, headers))] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]

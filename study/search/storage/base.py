@@ -1,0 +1,148 @@
+"""``Backend``: what differs between storages, as methods of one object per storage URL.
+
+A backend owns, for its kind of storage: opening it (``open``), the per-experiment lock under
+which workers count and start trials (``lock``), where per-trial artifacts and worker logs live
+(``artifact_store``, ``runs_dir``), how a lost worker is detected (``lost_trials``,
+``heartbeat_interval``) and how many workers it allows (``max_workers``). Nothing outside
+``study.search.storage`` asks which kind of storage a URL is.
+
+URLs may hold a password: ``redact`` is the only form of a URL that is ever printed, and
+``scrub`` removes the password from any message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import re
+import urllib.parse
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
+
+from study.search.errors import StorageError
+
+ARTIFACTS_ENV = "STUDY_ARTIFACTS"
+# Seconds between heartbeats of a running trial (PostgreSQL, SQLite); a trial whose heartbeat is
+# older than GRACE_FACTOR intervals is failed and retried by the next worker that claims a trial.
+HEARTBEAT_SECONDS = 30
+GRACE_FACTOR = 3
+# How often one configuration is retried after its worker died or was stopped.
+MAX_RETRY = 3
+
+_USERINFO = re.compile(r"^(?P<head>[A-Za-z][\w+.-]*://[^:@/]*):(?P<password>.*)@(?P<tail>[^@]*)$")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced by ``***``: the only form of a URL that is printed."""
+    match = _USERINFO.match(url)
+    if match:
+        url = f"{match['head']}:***@{match['tail']}"
+    return _QUERY_PASSWORD.sub(r"\g<head>***", url)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (an error message, a log line) with ``url``'s password removed."""
+    secrets = []
+    match = _USERINFO.match(url)
+    if match and match["password"]:
+        secrets.append(match["password"])
+    secrets += [m["password"] for m in _QUERY_PASSWORD.finditer(url) if m["password"]]
+    for secret in list(secrets):
+        secrets.append(urllib.parse.unquote(secret))
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text.replace(url, redact(url))
+
+
+class RetryLostTrial(RetryHeartbeatStaleTrialCallback):
+    """``RetryHeartbeatStaleTrialCallback`` that queues the parameters only: user attributes such
+    as ``fail_reason`` and metrics belong to the failed trial, not to its rerun."""
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        params_only = copy.copy(trial)
+        params_only.user_attrs = {}
+        super().__call__(study, params_only)
+
+
+class Backend(ABC):
+    """One kind of storage at one URL (see the module docstring)."""
+
+    #: how many worker processes may share it (``None``: any number)
+    max_workers: ClassVar[int | None] = None
+
+    def __init__(self, url: str):
+        self.url = url
+
+    @classmethod
+    @abstractmethod
+    def accepts(cls, url: str) -> bool:
+        """Whether ``url`` is this kind of storage."""
+
+    @property
+    def label(self) -> str:
+        """The URL as it may be printed."""
+        return redact(self.url)
+
+    @abstractmethod
+    def open(self, *, create: bool = False, heartbeat: int = HEARTBEAT_SECONDS) -> BaseStorage:
+        """The Optuna storage. Only ``create=True`` (``study create``) makes a new file or the
+        database tables: a typo in a URL should not make an empty storage."""
+
+    @abstractmethod
+    def lock(self, storage: BaseStorage, name: str) -> contextlib.AbstractContextManager[None]:
+        """The lock of experiment ``name`` across all its workers."""
+
+    @abstractmethod
+    def runs_dir(self) -> Path:
+        """The folder for files next to the storage: artifacts, worker logs."""
+
+    def artifact_dir(self) -> Path:
+        return Path(os.environ.get(ARTIFACTS_ENV) or self.runs_dir() / "artifacts")
+
+    def artifact_store(self) -> FileSystemArtifactStore:
+        """The store of per-trial files (curves, checkpoints)."""
+        path = self.artifact_dir()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the artifact folder {path}: "
+                               f"{exc.strerror}") from None
+        return FileSystemArtifactStore(str(path))
+
+    def heartbeat_interval(self, storage: BaseStorage) -> int | None:
+        """Seconds between a running trial's heartbeats, ``None`` without heartbeats."""
+        return None
+
+    @abstractmethod
+    def lost_trials(self, storage: BaseStorage, study: optuna.Study) -> tuple[list[int], str]:
+        """The ids of ``study``'s RUNNING trials whose worker is gone, and why they count as
+        lost."""
+
+    def error(self, exc: BaseException) -> StorageError:
+        """A one-line ``StorageError`` for a failure of this storage, password removed."""
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        reason = detail[0] if detail else type(exc).__name__
+        return StorageError(scrub(f"storage {self.label} failed: {reason}", self.url))
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """Turn a database or file failure inside the block into a one-line ``StorageError``."""
+        import sqlalchemy
+
+        from study.search.errors import SearchError
+
+        try:
+            yield
+        except (SearchError, BrokenPipeError):
+            raise
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
+                OSError) as exc:
+            raise self.error(exc) from None

@@ -1,0 +1,128 @@
+"""Relational databases through Optuna's ``RDBStorage``, with heartbeats: a RUNNING trial whose
+heartbeat is older than the grace period has lost its worker.
+
+- ``postgresql+psycopg://user@host:5432/db``: the shared database for many workers on many nodes
+  (``postgresql://`` is read as ``postgresql+psycopg://``); connections are tested before use,
+  since long trials outlive idle connections; the experiment lock is a transaction-level advisory
+  lock (released if the worker dies; works behind PgBouncer's transaction pooling).
+- ``sqlite:///path.db``: one worker process at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import sqlalchemy
+from optuna.storages import BaseStorage, RDBStorage
+
+from study.search.errors import SearchError, StorageError
+from study.search.storage.base import (
+    GRACE_FACTOR,
+    HEARTBEAT_SECONDS,
+    MAX_RETRY,
+    Backend,
+    RetryLostTrial,
+)
+from study.search.storage.journal import file_lock
+
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+class _Database(Backend):
+    def engine_kwargs(self) -> dict:
+        return {}
+
+    def open(self, *, create: bool = False, heartbeat: int = HEARTBEAT_SECONDS) -> BaseStorage:
+        try:
+            if not create:
+                self._check_tables()
+            with warnings.catch_warnings():
+                # Heartbeats and their retry callback are experimental in Optuna, and chosen here.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    self.url,
+                    engine_kwargs=self.engine_kwargs(),
+                    heartbeat_interval=heartbeat,
+                    grace_period=GRACE_FACTOR * heartbeat,
+                    heartbeat_stale_trial_callback=RetryLostTrial(max_retry=MAX_RETRY),
+                    skip_table_creation=not create,
+                )
+        except SearchError:
+            raise
+        except Exception as exc:
+            raise self.error(exc) from None
+
+    def _check_tables(self) -> None:
+        engine = sqlalchemy.create_engine(self.url, **self.engine_kwargs())
+        try:
+            with engine.connect() as connection:
+                present = sqlalchemy.inspect(connection).has_table("studies")
+        finally:
+            engine.dispose()
+        if not present:
+            raise StorageError(f"no studies in {self.label} yet: create an experiment first "
+                               "(study create)")
+
+    def heartbeat_interval(self, storage: BaseStorage) -> int | None:
+        return storage.get_heartbeat_interval()
+
+    def lost_trials(self, storage: BaseStorage, study: optuna.Study) -> tuple[list[int], str]:
+        interval = storage.get_heartbeat_interval()
+        # Optuna's own fail_stale_trials cannot say why: attributes of a FAIL trial are
+        # read-only, so the reason is written while the trial is still RUNNING.
+        return (storage._get_stale_trial_ids(study._study_id),
+                f"worker lost: no heartbeat for over {GRACE_FACTOR * interval} s")
+
+
+class PostgreSQL(_Database):
+    def engine_kwargs(self) -> dict:
+        # Long trials outlive idle connections: test each one before use.
+        return {"pool_pre_ping": True,
+                "connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}}
+
+    @classmethod
+    def accepts(cls, url: str) -> bool:
+        return url.partition("://")[0].lower() == "postgresql+psycopg"
+
+    @contextlib.contextmanager
+    def lock(self, storage: BaseStorage, name: str) -> Iterator[None]:
+        key = int.from_bytes(hashlib.blake2b(f"study:{name}".encode(), digest_size=8).digest(),
+                             "big", signed=True)
+        with storage.engine.begin() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": key})
+            yield
+
+    def runs_dir(self) -> Path:
+        return Path("runs")
+
+
+class SQLite(_Database):
+    max_workers = 1
+
+    @classmethod
+    def accepts(cls, url: str) -> bool:
+        scheme, _, rest = url.partition("://")
+        return scheme.lower() == "sqlite" and rest.startswith("/")
+
+    @property
+    def path(self) -> Path:
+        return Path(self.url.partition("://")[2][1:])
+
+    def open(self, *, create: bool = False, heartbeat: int = HEARTBEAT_SECONDS) -> BaseStorage:
+        if not create and not self.path.exists():
+            raise StorageError(f"no storage at {self.path} yet: create an experiment first "
+                               "(study create)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return super().open(create=create, heartbeat=heartbeat)
+
+    def lock(self, storage: BaseStorage, name: str) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.path)
+
+    def runs_dir(self) -> Path:
+        return self.path.parent
