@@ -115,7 +115,7 @@ def main() -> int:
     started = time.time()
     workdir = Path(tempfile.mkdtemp(prefix="compare-"))
     for task in args.tasks.split(","):
-        quality_key = tasks.objective(task)[0].replace("val_", "test_")
+        quality_key = tasks.quality(task)[0].replace("val_", "test_")
         train({"task": task, "epochs": 1, "device": "cpu"})  # warm-up, untimed
         for tol in tolerances:
             runs = []

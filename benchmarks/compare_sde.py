@@ -102,7 +102,7 @@ def main() -> int:
     sections = []
     with tempfile.TemporaryDirectory() as scratch:
         for task in args.tasks.split(","):
-            quality = tasks.objective(task)[0].replace("val_", "test_")
+            quality = tasks.quality(task)[0].replace("val_", "test_")
             runs = []
             for seed in range(args.seeds):
                 for name, options in cases:

@@ -1,4 +1,5 @@
-"""A small real experiment, built once: `none` vs `local` on digits, one epoch per trial.
+"""A small real experiment, built once: `none` vs `local` on digits, one epoch per trial, every
+front configuration replicated with 3 seeds.
 
 The service's own worker runs it, so trials are stored exactly as in a study: real one-epoch
 training runs with their parameters, metrics, curves and checkpoints. Its very first run is
@@ -21,6 +22,7 @@ from study.train import train
 
 NAME = "tiny"
 TRIALS = 3
+REPLICATES = 3
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class SmallStudy:
     url: str
     name: str
     studies: dict[str, optuna.Study]
+    replicates: dict[str, optuna.Study]
 
 
 def _first_run_diverges():
@@ -48,6 +51,7 @@ def small_study(tmp_path_factory) -> SmallStudy:
         {
             "regularizers": ["none", "local"],
             "trials": TRIALS,
+            "replicates": REPLICATES,
             "sampler": "random",
             "train": {"task": "digits", "epochs": 1, "atol": 1e-4},
             "search": {
@@ -60,5 +64,7 @@ def small_study(tmp_path_factory) -> SmallStudy:
     search_studies.create(url, storage, NAME, experiment)
     result = run_worker(url, NAME, device="cpu", train=_first_run_diverges(), out=io.StringIO())
     assert result.exit_code == 0, result.message
-    studies = search_storage.experiment_studies(search_storage.open_storage(url), NAME)
-    return SmallStudy(url=url, name=NAME, studies=studies)
+    storage = search_storage.open_storage(url)
+    studies = search_storage.experiment_studies(storage, NAME)
+    replicates = search_storage.experiment_studies(storage, NAME, role=search_storage.REPLICATES)
+    return SmallStudy(url=url, name=NAME, studies=studies, replicates=replicates)

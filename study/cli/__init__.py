@@ -1,4 +1,5 @@
-"""The ``study`` command: train, create, worker, launch, status, export, dashboard, demo.
+"""The ``study`` command: train, create, worker, launch, replicate, status, export, dashboard,
+demo.
 
 Each subcommand is a module of ``study.cli`` with ``register(subparsers)``, which adds its parser
 and sets ``handler``. Mistakes a user can make end in a one-line message and a non-zero exit,
@@ -20,6 +21,7 @@ COMMANDS: list[str] = [
     "study.cli.create",
     "study.cli.worker",
     "study.cli.launch",
+    "study.cli.replicate",
     "study.cli.status",
     "study.cli.export",
     "study.cli.dashboard",

@@ -77,7 +77,7 @@ def _export(url: str, name: str, out: str) -> bool:
 
     print(f"\nexporting the Pareto comparison to {out}/ ...", flush=True)
     try:
-        for path in report.export(url, name, out,
+        for path in report.export(url, name, out, force=True,
                                   log=lambda message: print(message, file=sys.stderr)):
             print(path)
     except report.ReportError as exc:

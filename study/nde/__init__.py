@@ -11,7 +11,7 @@ from study.nde.core import ADJOINTS, parse_adjoint
 from study.nde.errors import NonFiniteState, SolverError, StepBudgetExceeded, StepSizeUnderflow
 from study.nde.hooks import Penalty, SolveContext, SolveHooks, SolveSpec, Step
 from study.nde.info import SolveInfo
-from study.nde.ode import METHODS, NeuralODE, solve_ode
+from study.nde.ode import METHODS, NeuralODE, solve_ode, tableau
 from study.nde.recorder import DEFAULT_MAX_STEPS
 from study.nde.sde import SDE_METHODS, NeuralSDE, solve_sde
 from study.nde.tableau import Tableau, error_ratio, rk_step, stiffness_estimate
@@ -40,4 +40,5 @@ __all__ = [
     "solve_ode",
     "solve_sde",
     "stiffness_estimate",
+    "tableau",
 ]

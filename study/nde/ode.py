@@ -24,6 +24,14 @@ from study.nde.tableau import Tableau, combine, error_ratio, rk_step, stiffness_
 METHODS = _torchdiffeq.ADAPTIVE_METHODS
 
 
+def tableau(method: str) -> Tableau:
+    """The embedded Runge-Kutta pair of ``method`` (one of ``METHODS``); ``tableau(m).evaluations``
+    is the cost of one step started from scratch, the NFE of a one-step warm-started solve."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: adaptive methods are {', '.join(METHODS)}")
+    return _torchdiffeq.tableau(method)
+
+
 class _CountedField(nn.Module):
     """The user's field, counting its calls and reporting stage evaluations to the recorder."""
 

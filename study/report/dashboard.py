@@ -9,21 +9,22 @@ loopback unless a person explicitly chooses otherwise.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import optuna
 import optuna_dashboard
+import plotly.graph_objects as go
 
 from study.report.comparison import Comparison
-from study.report.figures import hypervolume_figure, pareto_figure
-from study.report.tables import Measurements, summary_markdown
 
-PARETO_ID = "study-pareto-fronts"
-HYPERVOLUME_ID = "study-hypervolume"
-# Complete trials per regularizer when the comparison was last saved into a study.
+# The figures saved into every study, by the id the dashboard keeps them under.
+FIGURE_IDS = {"pareto": "study-pareto-fronts", "test-front": "study-test-fronts",
+              "hypervolume": "study-hypervolume", "learning-curves": "study-learning-curves"}
+PARETO_ID = FIGURE_IDS["pareto"]
+# Complete trials per regularizer (search, replicates) when the comparison was last saved.
 SNAPSHOT_KEY = "study:comparison_snapshot"
 # Ends the part of a study's note that every publish replaces; what a person writes below it
 # in the dashboard is kept.
@@ -33,31 +34,51 @@ NOTE_END = (
 )
 
 
-def publish(
-    comparison: Comparison, measurements: Measurements | None = None, *, if_stale: bool = False
-) -> bool:
-    """Save the comparison's figures and summary note into every study of the experiment.
+def snapshot(comparison: Comparison) -> dict[str, list[int]]:
+    """What a saved comparison covers: complete search trials and runs per regularizer."""
+    return {r: [len(m.complete), sum(len(c.complete) for c in m.configs)]
+            for r, m in comparison.methods.items()}
+
+
+# optuna-dashboard draws a saved figure in a card of this height (and half the page's width),
+# hiding what overflows it.
+CARD_HEIGHT = 450
+
+
+def for_dashboard(fig: go.Figure) -> go.Figure:
+    """``fig`` sized for a dashboard card: its width follows the card, its height is the card's,
+    and the legend sits in a row under the title, so that the title, the axis titles and the
+    tick labels are all inside (``tests/report/test_dashboard.py`` checks it in Chromium)."""
+    return go.Figure(fig).update_layout(
+        width=None, autosize=True, height=CARD_HEIGHT,
+        margin={"l": 70, "r": 20, "t": 110, "b": 60},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": None,
+                "font": {"size": 10}},
+        title_font_size=13)
+
+
+def publish(comparison: Comparison, note: str, figures: Mapping[str, go.Figure], *,
+            if_stale: bool = False) -> bool:
+    """Save the comparison's figures and summary ``note`` (markdown) into every study of the
+    experiment.
 
     With ``if_stale``, nothing is written when the saved snapshot already covers the same
-    complete trials (so a summary measured on test by ``study export`` is not replaced by one on
-    validation). Returns whether anything was written.
+    complete trials (so a summary measured by ``study export`` is not replaced by a quicker one).
+    Returns whether anything was written.
     """
-    snapshot = {r: len(m.complete) for r, m in comparison.methods.items()}
-    if if_stale and all(_snapshot(m.study) == snapshot for m in comparison.methods.values()):
+    covered = snapshot(comparison)
+    if if_stale and all(_snapshot(m.study) == covered for m in comparison.methods.values()):
         return False
-    # The dashboard lays custom figures out in cards: let them take the card's width.
-    pareto = pareto_figure(comparison).update_layout(width=None, autosize=True)
-    volumes = hypervolume_figure(comparison).update_layout(width=None, autosize=True)
-    summary = summary_markdown(comparison, measurements)
+    sized = {FIGURE_IDS[k]: for_dashboard(f) for k, f in figures.items() if k in FIGURE_IDS}
     for method in comparison.methods.values():
         study = method.study
-        optuna_dashboard.save_plotly_graph_object(study, pareto, graph_object_id=PARETO_ID)
-        optuna_dashboard.save_plotly_graph_object(study, volumes, graph_object_id=HYPERVOLUME_ID)
+        for graph_id, fig in sized.items():
+            optuna_dashboard.save_plotly_graph_object(study, fig, graph_object_id=graph_id)
         kept = optuna_dashboard.get_note(study)
         kept = kept.split(NOTE_END, 1)[1] if NOTE_END in kept else kept
-        optuna_dashboard.save_note(study, f"{summary}\n---\n{NOTE_END}\n\n{kept.lstrip()}")
+        optuna_dashboard.save_note(study, f"{note}\n---\n{NOTE_END}\n\n{kept.lstrip()}")
         # System attributes, like the dashboard's own: not shown among the user attributes.
-        study._storage.set_study_system_attr(study._study_id, SNAPSHOT_KEY, snapshot)
+        study._storage.set_study_system_attr(study._study_id, SNAPSHOT_KEY, covered)
     return True
 
 

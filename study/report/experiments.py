@@ -8,6 +8,7 @@ one-line, password-free message.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +16,48 @@ from typing import Any
 
 from study.report import dashboard
 from study.report.comparison import Comparison, compare
+from study.report.curves import Curves, read_curves
 from study.report.errors import ReportError
-from study.report.reevaluate import reevaluate_fronts
-from study.report.writer import FORMATS, parse_formats, write_export
+from study.report.figures import FIGURE_KEYS, figures
+from study.report.stats import Analysis, analyse, best_on_validation
+from study.report.tables import markdown, summary_tables
+from study.report.timing import time_predictions
+from study.report.writer import FORMATS, outputs, parse_formats, write_export
 from study.search import storage as search_storage
 from study.search.errors import SearchError, StorageError
 
 Log = Callable[[str], None]
+
+
+def _load(url: str, name: str, reference: Sequence[float] | None):
+    """The comparison of experiment ``name`` at ``url`` and its artifact store."""
+    store = search_storage.backend(url)
+    with store.errors():
+        storage = store.open()
+        studies = search_storage.experiment_studies(storage, name)
+        replicates = search_storage.experiment_studies(storage, name,
+                                                       role=search_storage.REPLICATES)
+        artifacts = store.artifact_store()
+        return compare(name, studies, replicates, reference=reference), artifacts
+
+
+def check_output(out_dir: str | Path, name: str, formats: Iterable[str], *,
+                 force: bool = False) -> Path:
+    """The export folder, checked before any work: it can be written, and holds no export of
+    ``name`` unless ``force`` (which overwrites it)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create the output folder {out}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ReportError(f"cannot write to the output folder {out}: permission denied")
+    present = [n for n in outputs(name, formats, FIGURE_KEYS) if (out / n).exists()]
+    if present and not force:
+        raise ReportError(f"{out} already holds an export of {name!r} ({present[0]}"
+                          f"{', ...' if len(present) > 1 else ''}): choose another --out, or "
+                          "pass --force to overwrite it")
+    return out
 
 
 def export(
@@ -33,38 +69,57 @@ def export(
     cdn: bool = False,
     reference: Sequence[float] | None = None,
     device: str = "auto",
-    rounds: int = 3,
+    rounds: int = 5,
     publish: bool = True,
+    force: bool = False,
     log: Log | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Export experiment ``name`` to ``out_dir``; the files written.
 
     ``storage_url`` ``None`` means ``STUDY_STORAGE`` or the embedded default. ``formats`` is a
-    subset of ``html, png, svg, csv, md``; ``md`` re-evaluates every front trial on the test set,
-    all on ``device``, ``rounds`` times each (see ``reevaluate_fronts``). ``reference`` is the
-    hypervolume reference point ``(quality, predict_nfe)``. With ``publish`` the figures and
-    summary are also saved into the experiment's studies for the dashboard. Raises
+    subset of ``html, png, svg, csv, md``. The summary (``md``, ``html``) times the predictions
+    of the configurations its verdicts compare, all on ``device``, ``rounds`` times each
+    (``study.report.timing``; ``progress(done, total)`` follows it). ``reference`` overrides
+    the hypervolume reference point ``(quality, cost)``. ``out_dir`` is checked first: an
+    existing export of ``name`` there is refused unless ``force``. With ``publish`` the figures
+    and summary are also saved into the experiment's studies for the dashboard. Raises
     ``ReportError`` (``ImagesNotWritten`` when PNG/SVG could not be rendered, after every other
     file was written).
     """
     formats = parse_formats(formats)
+    out = check_output(out_dir, name, formats, force=force)
     with _storage_errors():
         url = search_storage.resolve_url(storage_url)
-        with search_storage.storage_errors(url):
-            storage = search_storage.open_storage(url)
-            studies = search_storage.experiment_studies(storage, name)
-            store = search_storage.artifact_store(url)
-            comparison = compare(name, studies, reference=reference)
-    measurements = None
-    if "md" in formats:
-        n = sum(len(m.front) for m in comparison.methods.values())
-        _say(log, f"re-evaluating the {n} front trials of {name!r} on the test set")
-        measurements = reevaluate_fronts(comparison, store, device=device, rounds=rounds)
+        comparison, store = _load(url, name, reference)
+    analysis = analyse(comparison)
+    curves = _curves(comparison, store)
+    timings = None
+    if {"md", "html"} & set(formats) and analysis.versus:
+        chosen = [c for v in analysis.versus for c in (v.baseline_config, v.local_config)
+                  if c is not None]
+        _say(log, f"timing the predictions of {len(chosen)} configurations of {name!r} "
+             f"({rounds} rounds)")
+        timings = time_predictions(chosen, store, device=device, rounds=rounds,
+                                   warm=comparison.cost_metric == "predict_nfe_warm",
+                                   progress=progress)
     try:
-        return write_export(comparison, Path(out_dir), formats, cdn=cdn, measurements=measurements)
+        return write_export(comparison, analysis, out, formats, cdn=cdn, timings=timings,
+                            curves=curves)
     finally:
         if publish:
-            _publish(comparison, measurements)
+            _publish(comparison, analysis, curves, timings)
+
+
+def _curves(comparison: Comparison, store) -> dict[str, Curves]:
+    """The learning curves of each regularizer's most accurate configuration (on validation)."""
+    found = {}
+    for r, method in comparison.methods.items():
+        config = best_on_validation(comparison, method.configs)
+        curves = read_curves(config, store) if config is not None else None
+        if curves is not None:
+            found[r] = curves
+    return found
 
 
 def dashboard_app(storage_url: str | None) -> Callable:
@@ -110,23 +165,25 @@ def open_dashboard(
     """
     with _storage_errors():
         url = search_storage.resolve_url(storage_url)
-        with search_storage.storage_errors(url):
-            storage = search_storage.open_storage(url)
-            store = search_storage.artifact_store(url)
+        store = search_storage.backend(url)
+        with store.errors():
+            storage = store.open()
+            artifacts = store.artifact_store()
             names = search_storage.list_experiments(storage) if publish else []
     published = []
     for name in names:
         try:
-            with _storage_errors(), search_storage.storage_errors(url):
-                comparison = compare(name, search_storage.experiment_studies(storage, name))
+            with _storage_errors():
+                comparison, _ = _load(url, name, None)
         except ReportError as exc:
             if exc.storage:
                 raise
             _say(log, f"not publishing {name!r}: {exc}")
             continue
-        if _publish(comparison, None, if_stale=True):
+        if _publish(comparison, analyse(comparison), _curves(comparison, artifacts), None,
+                    if_stale=True):
             published.append(name)
-    application = dashboard.app(storage, store)
+    application = dashboard.app(storage, artifacts)
     try:
         server = dashboard.make_dashboard_server(application, host, port)
     except OSError as exc:
@@ -136,9 +193,12 @@ def open_dashboard(
     return DashboardServer(server, f"http://{shown}:{bound_port}/dashboard/", published)
 
 
-def _publish(comparison: Comparison, measurements: Any, *, if_stale: bool = False) -> bool:
+def _publish(comparison: Comparison, analysis: Analysis, curves, timings, *,
+             if_stale: bool = False) -> bool:
+    note = markdown(comparison, summary_tables(comparison, analysis, timings))
     try:
-        return dashboard.publish(comparison, measurements, if_stale=if_stale)
+        return dashboard.publish(comparison, note, figures(comparison, analysis, curves),
+                                 if_stale=if_stale)
     except Exception as exc:  # storage backends raise their own types; say which and go on
         raise ReportError(
             f"could not save the comparison of {comparison.name!r} into its studies "

@@ -35,6 +35,12 @@ def hypervolume(points: Iterable[Point], reference: Point) -> float:
     return area
 
 
+def dominated(point: Point, others: Iterable[Point]) -> bool:
+    """Whether some point of ``others`` is at least as good in both objectives and better in
+    one (loss space)."""
+    return any(o[0] <= point[0] and o[1] <= point[1] and o != point for o in others)
+
+
 def hypervolume_history(points: Sequence[Point], reference: Point) -> list[float]:
     """Hypervolume of the first ``k`` points, for every ``k`` (points in trial order)."""
     return [hypervolume(points[: k + 1], reference) for k in range(len(points))]

@@ -34,28 +34,33 @@ def find_chromium() -> str | None:
     return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
 
 
-def write_html(
-    figures: Mapping[str, go.Figure], path: Path, *, title: str, cdn: bool = False
-) -> Path:
-    """One page with every figure, interactive; plotly.js embedded once (offline) unless
-    ``cdn``, which makes a small page that needs the internet."""
+_STYLE = """
+body { font-family: sans-serif; margin: 1.5em auto; max-width: 1400px; padding: 0 1em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+section.figure { margin: 1em 0 2em; }
+"""
+
+
+def write_html(figures: Mapping[str, go.Figure], path: Path, *, title: str, intro: str = "",
+               tables: str = "", cdn: bool = False) -> Path:
+    """One page: the ``intro`` and the summary ``tables`` (HTML), then every figure at the
+    page's width, interactive; plotly.js embedded once (offline) unless ``cdn``, which makes a
+    small page that needs the internet."""
     parts = []
     for i, (key, fig) in enumerate(figures.items()):
         # The first figure carries plotly.js; the others reuse it.
         include = ("cdn" if cdn else True) if i == 0 else False
-        parts.append(
-            fig.to_html(
-                full_html=False,
-                include_plotlyjs=include,
-                include_mathjax=False,
-                div_id=f"figure-{key}",
-            )
-        )
-    body = "\n".join(f"<section>{part}</section>" for part in parts)
+        wide = go.Figure(fig).update_layout(width=None, autosize=True)
+        parts.append(wide.to_html(full_html=False, include_plotlyjs=include,
+                                  include_mathjax=False, div_id=f"figure-{key}",
+                                  default_width="100%", config={"responsive": True}))
+    body = "\n".join(f'<section class="figure">{part}</section>' for part in parts)
     path.write_text(
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title></head>\n"
-        f'<body style="font-family: sans-serif">\n<h1>{html.escape(title)}</h1>\n'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
+        f"<body>\n<h1>{html.escape(title)}</h1>\n<p>{html.escape(intro)}</p>\n{tables}\n"
         f"{body}\n</body></html>\n",
         encoding="utf-8",
     )

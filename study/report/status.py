@@ -10,17 +10,19 @@ from collections.abc import Sequence
 
 from optuna.storages import BaseStorage
 
+from study.search import replicates
 from study.search import studies as _studies
-from study.search.experiment import NFE_METRIC
-from study.search.storage import experiment_studies
+from study.search.storage import REPLICATES, experiment_studies
 
 
 def experiment_status(storage: BaseStorage, name: str, label: str) -> str:
     """The status of experiment ``name`` in ``storage`` (``label``: the redacted URL)."""
     by_reg = experiment_studies(storage, name)
+    copies = experiment_studies(storage, name, role=REPLICATES)
     first = next(iter(by_reg.values()))
     experiment = _studies.stored_experiment(first)
     metric = first.user_attrs["quality_metric"]
+    objective = experiment.objective
     maximize = first.directions[0].name == "MAXIMIZE"
     lines = [f"experiment {name} in {label}: {experiment.summary()}", ""]
     rows = []
@@ -35,11 +37,11 @@ def experiment_status(storage: BaseStorage, name: str, label: str) -> str:
         best = (max if maximize else min)(qualities) if qualities else "-"
         cheapest = min(t.values[1] for t in front) if front else "-"
         rows.append([regularizer, f"{c.complete}/{c.budget}", c.running, c.waiting, c.failed,
-                     best, cheapest])
+                     _replicates(experiment, study, copies.get(regularizer)), best, cheapest])
         reasons.update(t.user_attrs.get("fail_reason", "no reason recorded")
                        for t in trials if t.state.name == "FAIL")
-    lines += table(["regularizer", "complete", "running", "waiting", "failed",
-                    f"best {metric}", f"fewest {NFE_METRIC}"], rows)
+    lines += table(["regularizer", "complete", "running", "waiting", "failed", "replicates",
+                    f"best {metric}", f"fewest {objective}"], rows)
     if reasons:
         lines += ["", "Failed trials:"]
         lines += [f"  {n} x {reason}" for reason, n in reasons.most_common(5)]
@@ -49,9 +51,20 @@ def experiment_status(storage: BaseStorage, name: str, label: str) -> str:
             for regularizer, front in fronts.items() for t in front]
     if rows:
         lines += ["", f"Best trade-offs (Pareto front of each regularizer, {metric} vs "
-                  f"{NFE_METRIC}):"]
-        lines += table(["regularizer", "trial", metric, NFE_METRIC, *params], rows)
+                  f"{objective}):"]
+        lines += table(["regularizer", "trial", metric, objective, *params], rows)
     return "\n".join(lines)
+
+
+def _replicates(experiment, search, copies) -> str:
+    """``complete/total`` replicate runs; ``-`` without replicates, ``after search`` before."""
+    if copies is None:
+        return "-"
+    if not replicates.search_finished(search):
+        return "after search"
+    done = replicates.progress(experiment, search, copies)
+    failed = f" ({done.failed} failed)" if done.failed else ""
+    return f"{done.complete}/{done.total}{failed}"
 
 
 def _cell(value: object) -> str:

@@ -5,9 +5,14 @@ An experiment file (the shipped ones are ``study/search/experiments/*.toml``)::
     description = "what this compares"
     regularizers = ["none", "local", "taynode"]   # one Optuna study each
     trials = 20         # COMPLETE trials per regularizer: every study gets the same budget
+    objective = "predict_nfe_warm"   # the cost objective: predict_nfe (cold) | predict_nfe_warm
+    replicates = 3      # seeds per front configuration in the report (1: no replicates)
     sampler = "tpe"     # tpe | nsga2 | gp | random
     seed = 0            # the sampler's seed
     max_failed = 20     # a study is given up after this many failed trials (default: trials)
+
+    [report]            # hypervolume reference point (default: from vanilla's replicates)
+    reference = { quality = 0.9, nfe = 40 }
 
     [train]             # fixed for every trial
     task = "digits"
@@ -34,6 +39,7 @@ fails here and not in the middle of a study.
 from __future__ import annotations
 
 import copy
+import itertools
 import sys
 import zlib
 from collections.abc import Mapping, Sequence
@@ -44,6 +50,7 @@ from typing import Any
 import optuna
 
 from study import regularizers, tasks
+from study.params import POSITIVE, Real
 from study.search.errors import ExperimentError
 from study.train import TrainConfig, field_names
 
@@ -54,17 +61,23 @@ else:  # pragma: no cover - Python 3.10
 
 EXPERIMENTS_DIR = Path(__file__).parent / "experiments"
 SAMPLERS = ("tpe", "nsga2", "gp", "random")
-NFE_METRIC = "predict_nfe"  # the cost objective of every study, minimised
+#: The cost objectives a study may minimise: prediction NFE with the solver's own first step
+#: (cold, as plain torchdiffeq deploys) or with warm-started steps. Both are recorded always.
+OBJECTIVES = ("predict_nfe", "predict_nfe_warm")
+DEFAULT_OBJECTIVE = "predict_nfe_warm"
+DEFAULT_REPLICATES = 3
 
-_KEYS = ("description", "regularizers", "trials", "sampler", "seed", "max_failed", "train",
-         "search")
+_KEYS = ("description", "regularizers", "trials", "objective", "replicates", "sampler", "seed",
+         "max_failed", "train", "search", "report")
 _RANGE_KEYS = ("low", "high", "log", "step")
 # Chosen per study (regularizer) or per worker (device), never by an experiment.
 _NOT_IN_TRAIN = {"regularizer": "it is chosen per study by `regularizers`",
                  "device": "each worker chooses it (study worker --device)",
                  "options": "a regularizer's options go under [search.<regularizer>]"}
 _NOT_SEARCHED = {**_NOT_IN_TRAIN, "task": "an experiment has one task: put it in [train]",
-                 "data_dir": "put it in [train]"}
+                 "data_dir": "put it in [train]",
+                 "seed": "replicates retrain front configurations with further seeds; fix the "
+                         "search's seed in [train]"}
 
 
 def _settings(excluded: Mapping[str, str]) -> list[str]:
@@ -111,10 +124,13 @@ class Experiment:
     trials: int
     train: Mapping[str, Any] = field(default_factory=dict)
     search: Mapping[str, Any] = field(default_factory=dict)
+    objective: str = DEFAULT_OBJECTIVE
+    replicates: int = DEFAULT_REPLICATES
     sampler: str = "tpe"
     seed: int = 0
     max_failed: int | None = None
     description: str = ""
+    reference: tuple[float, float] | None = None  # [report] reference: (quality, nfe)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "experiment") -> Experiment:
@@ -129,11 +145,15 @@ class Experiment:
             "description": self.description,
             "regularizers": list(self.regularizers),
             "trials": self.trials,
+            "objective": self.objective,
+            "replicates": self.replicates,
             "sampler": self.sampler,
             "seed": self.seed,
             "max_failed": self.failure_limit,
             "train": dict(self.train),
             "search": search,
+            "report": {} if self.reference is None else {
+                "reference": {"quality": self.reference[0], "nfe": self.reference[1]}},
         }
 
     @property
@@ -144,9 +164,22 @@ class Experiment:
     def failure_limit(self) -> int:
         return self.trials if self.max_failed is None else self.max_failed
 
-    def objective(self) -> tuple[str, str]:
+    @property
+    def search_seed(self) -> int:
+        """The training seed of every search trial (``[train] seed``, else 0)."""
+        return int(self.train.get("seed", TrainConfig.seed))
+
+    def quality(self) -> tuple[str, str]:
         """``(quality metric, direction)`` of the task, e.g. ``("val_accuracy", "maximize")``."""
-        return tasks.objective(self.task)
+        return tasks.quality(self.task)
+
+    def replicate_seeds(self, replicates: int | None = None) -> list[int]:
+        """The training seeds of a front configuration's further replicates: the first
+        ``replicates - 1`` seeds other than the search's, the same for every regularizer (so
+        methods are compared on the same data splits and initialisations)."""
+        wanted = (self.replicates if replicates is None else replicates) - 1
+        seeds = (s for s in itertools.count() if s != self.search_seed)
+        return list(itertools.islice(seeds, max(0, wanted)))
 
     def space(self, regularizer: str) -> tuple[dict[str, Any], list[Param]]:
         """``(fixed values, searched parameters)`` for ``regularizer``."""
@@ -204,7 +237,8 @@ class Experiment:
 
     def summary(self) -> str:
         return (f"task {self.task}, {len(self.regularizers)} regularizer(s) "
-                f"({', '.join(self.regularizers)}), {self.trials} trial(s) each, "
+                f"({', '.join(self.regularizers)}), {self.trials} trial(s) each, cost "
+                f"{self.objective}, {self.replicates} replicate(s) per front configuration, "
                 f"{self.sampler} sampler")
 
 
@@ -272,18 +306,41 @@ def _validate(data: Mapping[str, Any], source: str) -> Experiment:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise _fail(source, "description", "must be a string")
+    objective = data.get("objective", DEFAULT_OBJECTIVE)
+    if objective not in OBJECTIVES:
+        raise _fail(source, "objective", f"unknown objective {objective!r}: accepted are "
+                    f"{', '.join(OBJECTIVES)}")
+    replicates = _count(source, "replicates", data.get("replicates", DEFAULT_REPLICATES),
+                        minimum=1)
     train = _train_table(source, data.get("train", {}))
     search = _search_table(source, data.get("search", {}), train)
     experiment = Experiment(regularizers=tuple(regs), trials=trials, train=train, search=search,
-                            sampler=sampler, seed=seed, max_failed=max_failed,
-                            description=description)
+                            objective=objective, replicates=replicates, sampler=sampler,
+                            seed=seed, max_failed=max_failed, description=description,
+                            reference=_report_table(source, data.get("report", {})))
     for name in dict.fromkeys([*regs, *(k for k in search if regularizers.is_spec(k))]):
         _check_configs(source, experiment, name)
     try:
-        experiment.objective()
+        experiment.quality()
     except ValueError as exc:
         raise _fail(source, "[train] task", str(exc)) from None
     return experiment
+
+
+def _report_table(source: str, table: Any) -> tuple[float, float] | None:
+    if not isinstance(table, Mapping) or set(table) - {"reference"}:
+        raise _fail(source, "[report]", "a table with an optional reference = { quality = ..., "
+                    "nfe = ... }")
+    if "reference" not in table:
+        return None
+    reference = table["reference"]
+    if not isinstance(reference, Mapping) or set(reference) != {"quality", "nfe"}:
+        raise _fail(source, "[report] reference", "must be { quality = ..., nfe = ... }")
+    try:
+        return (Real().check("quality", reference["quality"]),
+                POSITIVE.check("nfe", reference["nfe"]))
+    except ValueError as exc:
+        raise _fail(source, "[report] reference", str(exc)) from None
 
 
 def _count(source: str, key: str, value: Any, *, minimum: int) -> int:

@@ -1,9 +1,12 @@
 """The Optuna studies of an experiment: creating them, and counting where they stand.
 
-Experiment ``NAME`` comparing regularizers ``R1, R2, ...`` is one multi-objective study per
-regularizer, named ``NAME.R``, with objectives ``[quality metric, "predict_nfe"]`` and the same
-budget of COMPLETE trials. Study user attributes: ``experiment_name``, ``regularizer``,
-``experiment`` (the whole experiment, ``Experiment.to_dict()``), ``quality_metric``, ``budget``.
+Experiment ``NAME`` comparing regularizers ``R1, R2, ...`` is one multi-objective search study per
+regularizer, named ``NAME.R``, with objectives ``[quality metric, cost objective]`` (the
+experiment's ``objective``, ``predict_nfe`` or ``predict_nfe_warm``) and the same budget of
+COMPLETE trials; with ``replicates > 1`` also a replicate study ``NAME.R.replicates`` each
+(``study.search.replicates``). Study user attributes: ``experiment_name``, ``regularizer``,
+``experiment`` (the whole experiment, ``Experiment.to_dict()``), ``quality_metric``,
+``objective``, and ``budget`` (search) or ``role = "replicates"`` and ``replicates``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from study.search.errors import SearchError
-from study.search.experiment import NFE_METRIC, Experiment
-from study.search.storage import backend, experiment_studies
+from study.search.experiment import Experiment
+from study.search.storage import REPLICATES, ROLE, backend, experiment_studies
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
@@ -36,8 +39,10 @@ def create(url: str, storage: BaseStorage, name: str, experiment: Experiment
            ) -> tuple[dict[str, optuna.Study], bool]:
     """The studies of experiment ``name``, created unless they exist: ``(studies, created)``.
 
-    An existing experiment of that name is reused only if it is the same experiment. If creating
-    fails half-way, the studies made so far are deleted again.
+    Each regularizer gets its search study ``NAME.<regularizer>`` and, with ``replicates > 1``,
+    its replicate study (``study.search.replicates``). An existing experiment of that name is
+    reused only if it is the same experiment. If creating fails half-way, the studies made so
+    far are deleted again.
     """
     check_name(name)
     wanted = json.loads(json.dumps(experiment.to_dict()))
@@ -51,29 +56,54 @@ def create(url: str, storage: BaseStorage, name: str, experiment: Experiment
                                   f"configuration ({_differences(stored, wanted)}): choose "
                                   "another --name")
             return experiment_studies(storage, name), False
-        clashes = [f"{name}.{r}" for r in experiment.regularizers if f"{name}.{r}" in existing]
+        names = [f"{name}.{r}" for r in experiment.regularizers]
+        if experiment.replicates > 1:
+            names += [replicate_study_name(name, r) for r in experiment.regularizers]
+        clashes = [n for n in names if n in existing]
         if clashes:
             raise SearchError(f"study {clashes[0]!r} exists and belongs to no experiment: "
                               "choose another --name")
-        metric, direction = experiment.objective()
-        studies: dict[str, optuna.Study] = {}
+        made: list[optuna.Study] = []
         try:
             for regularizer in experiment.regularizers:
-                study = optuna.create_study(storage=storage, study_name=f"{name}.{regularizer}",
-                                            directions=[direction, "minimize"])
-                studies[regularizer] = study
-                with warnings.catch_warnings():  # experimental in Optuna, shown by the dashboard
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    study.set_metric_names([metric, NFE_METRIC])
-                for key, value in (("experiment_name", name), ("regularizer", regularizer),
-                                   ("experiment", wanted), ("quality_metric", metric),
-                                   ("budget", experiment.trials)):
-                    study.set_user_attr(key, value)
+                made.append(_new_study(storage, f"{name}.{regularizer}", name, regularizer,
+                                       experiment, {"budget": experiment.trials}))
+            if experiment.replicates > 1:
+                for regularizer in experiment.regularizers:
+                    made.append(new_replicate_study(storage, name, regularizer, experiment,
+                                                    experiment.replicates))
         except BaseException:
-            for study in studies.values():
+            for study in made:
                 optuna.delete_study(study_name=study.study_name, storage=storage)
             raise
-    return studies, True
+    return experiment_studies(storage, name), True
+
+
+def replicate_study_name(name: str, regularizer: str) -> str:
+    return f"{name}.{regularizer}.{REPLICATES}"
+
+
+def new_replicate_study(storage: BaseStorage, name: str, regularizer: str,
+                        experiment: Experiment, replicates: int) -> optuna.Study:
+    """The replicate study of ``regularizer`` (call it under the experiment lock)."""
+    return _new_study(storage, replicate_study_name(name, regularizer), name, regularizer,
+                      experiment, {ROLE: REPLICATES, REPLICATES: replicates})
+
+
+def _new_study(storage: BaseStorage, study_name: str, name: str, regularizer: str,
+               experiment: Experiment, attrs: dict) -> optuna.Study:
+    metric, direction = experiment.quality()
+    study = optuna.create_study(storage=storage, study_name=study_name,
+                                directions=[direction, "minimize"])
+    with warnings.catch_warnings():  # experimental in Optuna, shown by the dashboard
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([metric, experiment.objective])
+    stored = json.loads(json.dumps(experiment.to_dict()))
+    for key, value in {"experiment_name": name, "regularizer": regularizer, "experiment": stored,
+                       "quality_metric": metric, "objective": experiment.objective,
+                       **attrs}.items():
+        study.set_user_attr(key, value)
+    return study
 
 
 def stored_experiment(study: optuna.Study) -> Experiment:
@@ -138,7 +168,7 @@ def counts(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> Coun
 
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
     """The non-dominated COMPLETE trials with finite objectives (``study.best_trials``, what
-    Optuna and the dashboard show), cheapest (fewest ``predict_nfe``) first."""
+    Optuna and the dashboard show), cheapest (lowest cost objective) first."""
     finite = (t for t in study.best_trials
               if t.values is not None and all(math.isfinite(v) for v in t.values))
     return sorted(finite, key=lambda t: (t.values[1], t.number))

@@ -1,16 +1,20 @@
-"""A worker: runs trials of an experiment's studies until each has its budget of COMPLETE trials.
+"""A worker: runs trials of an experiment's studies until each has its budget of COMPLETE trials
+and every front configuration its replicates.
 
 Any number of workers, on any number of machines, can share one storage. Each loop of a worker
 
-1. takes the experiment lock (``storage.experiment_lock``) and, under it, fails the trials whose
-   worker is gone -- heartbeat older than the grace period on PostgreSQL/SQLite, or the process
-   no longer running on this machine for a journal file -- and queues their configuration again
-   (``RetryHeartbeatStaleTrialCallback``); then it counts each study's live trials (COMPLETE +
-   RUNNING) and starts one trial (a queued retry first) in the study with the fewest, if any is
-   below its budget. Counting and starting under one lock is what makes budgets exact; a worker
-   that finds every budget taken by running trials waits, since one of them may still fail;
+1. takes the experiment lock (``Backend.lock``) and, under it, fails the trials whose worker is
+   gone (``Backend.lost_trials``: heartbeat older than the grace period on PostgreSQL/SQLite, or
+   the process no longer running on this machine for a journal file) and queues their
+   configuration again (``RetryHeartbeatStaleTrialCallback``); then it counts each study's live
+   trials (COMPLETE + RUNNING) and starts one trial (a queued retry first) in the study with the
+   fewest, if any is below its budget; its parameters and full configuration are recorded at
+   once, so that a rerun is exactly the run that was lost. Counting and starting under one lock
+   is what makes budgets exact; a worker that finds every budget taken by running trials waits,
+   since one of them may still fail. Once a regularizer's search is finished, its front's
+   replicates are queued (``study.search.replicates``) and claimed the same way;
 2. trains outside the lock, with a heartbeat thread on PostgreSQL/SQLite, and records the trial:
-   COMPLETE with ``[quality, predict_nfe]``, or FAIL with ``fail_reason`` (divergence, error).
+   COMPLETE with ``[quality, cost objective]``, or FAIL with ``fail_reason`` (divergence, error).
 
 SIGTERM and SIGINT end the running trial as FAIL, queue its configuration again and stop the
 worker; a SIGKILL'd worker's trial is failed and retried by the next worker that claims a trial.
@@ -41,12 +45,13 @@ from optuna.artifacts import upload_artifact
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
+from study.search import replicates
 from study.search import studies as _studies
 from study.search.errors import SearchError
-from study.search.experiment import NFE_METRIC
 from study.search.storage import (
     HEARTBEAT_SECONDS,
     MAX_RETRY,
+    REPLICATES,
     Backend,
     RetryLostTrial,
     backend,
@@ -148,6 +153,18 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@dataclass
+class _Claim:
+    """A trial this worker started: its study, configuration and heartbeat."""
+
+    regularizer: str
+    study: optuna.Study
+    trial: optuna.Trial
+    config: dict[str, Any]
+    heartbeat: _Heartbeat
+    replicate: bool
+
+
 class Worker:
     """Runs trials of experiment ``name`` until every study has its budget (see the module)."""
 
@@ -208,10 +225,11 @@ class Worker:
             if claim is None:
                 self.signals.sleep(self.poll)
                 continue
-            self._run(*claim)
+            self._run(claim)
 
-    def _claim(self) -> tuple[str, optuna.Study, optuna.Trial, _Heartbeat] | WorkerResult | None:
-        """Start a trial under the experiment lock; ``None``: wait; a result: nothing left."""
+    def _claim(self) -> _Claim | WorkerResult | None:
+        """Start a trial under the experiment lock: a search trial while a budget is open, else a
+        replicate of a finished regularizer's front. ``None``: wait; a result: nothing left."""
         with self.backend.lock(self.storage, self.name):
             if self.signals.pending is not None:
                 return None  # stopping: start nothing (the loop raises Stop)
@@ -222,24 +240,73 @@ class Worker:
                 state[regularizer] = (_studies.counts(study, trials), len(trials))
             limit = self.experiment.failure_limit
             given_up = [r for r, (c, _) in state.items() if not c.done and c.failures >= limit]
-            if all(c.done or r in given_up for r, (c, _) in state.items()):
-                return self._finish(given_up, limit)
-            order = list(self.studies)
             open_ = [r for r, (c, _) in state.items() if r not in given_up and c.live < c.budget]
-            if not open_:
-                return None
-            regularizer = min(open_, key=lambda r: (state[r][0].live, order.index(r)))
-            study = optuna.load_study(
-                study_name=self.studies[regularizer].study_name, storage=self.storage,
-                sampler=self.experiment.make_sampler(regularizer, state[regularizer][1]))
-            with warnings.catch_warnings():
-                # Heartbeats are recorded by this module, not by Study.optimize.
-                warnings.simplefilter("ignore")
-                trial = study.ask()
-            heartbeat = _Heartbeat(self.storage, self.backend.heartbeat_interval(self.storage),
-                                   trial._trial_id)
-            trial.set_user_attr("worker", self.identity)
-            return regularizer, study, trial, heartbeat
+            if open_:
+                order = list(self.studies)
+                regularizer = min(open_, key=lambda r: (state[r][0].live, order.index(r)))
+                return self._claim_search(regularizer, state[regularizer][1])
+            finished = [r for r, (c, _) in state.items()
+                        if r not in given_up and c.done and c.running == 0]
+            claim, settled = self._claim_replicate(finished)
+            if claim is not None:
+                return claim
+            if settled and all(c.done or r in given_up for r, (c, _) in state.items()):
+                return self._finish(given_up, limit)
+            return None
+
+    def _start(self, regularizer: str, study: optuna.Study, replicate: bool,
+               config: Callable[[optuna.Trial], dict[str, Any]]) -> _Claim:
+        """Ask ``study`` for a trial (a queued one first) and record its configuration and
+        worker before anything can fail, so that a rerun is exactly this run."""
+        with warnings.catch_warnings():
+            # Heartbeats are recorded by this module, not by Study.optimize.
+            warnings.simplefilter("ignore")
+            trial = study.ask()
+        heartbeat = _Heartbeat(self.storage, self.backend.heartbeat_interval(self.storage),
+                               trial._trial_id)
+        trial.set_user_attr("worker", self.identity)
+        chosen = config(trial)
+        trial.set_user_attr("config", chosen)
+        return _Claim(regularizer, study, trial, chosen, heartbeat, replicate)
+
+    def _claim_search(self, regularizer: str, n_trials: int) -> _Claim:
+        study = optuna.load_study(
+            study_name=self.studies[regularizer].study_name, storage=self.storage,
+            sampler=self.experiment.make_sampler(regularizer, n_trials))
+        return self._start(regularizer, study, False, lambda trial: self.experiment.config(
+            regularizer, trial, device=self.device))
+
+    def _claim_replicate(self, finished: list[str]) -> tuple[_Claim | None, bool]:
+        """A queued replicate of a finished regularizer, if any; and whether every replicate of
+        the finished regularizers is settled (queued, and none waiting or running)."""
+        studies = experiment_studies(self.storage, self.name, role=REPLICATES)
+        for study in studies.values():
+            self._fail_lost(study)
+        waiting: dict[str, int] = {}
+        settled = True
+        for regularizer in finished:
+            if regularizer not in studies:
+                continue
+            search, copies = self.studies[regularizer], studies[regularizer]
+            if replicates.queue(self.experiment, search, copies):
+                self.log(f"queued the replicates of {copies.study_name}")
+            done = replicates.progress(self.experiment, search, copies)
+            settled = settled and done.settled
+            if done.waiting:
+                waiting[regularizer] = done.complete
+        if not waiting:
+            return None, settled
+        regularizer = min(waiting, key=waiting.get)
+        search = self.studies[regularizer]
+
+        def config(trial: optuna.Trial) -> dict[str, Any]:
+            number, seed = trial.params[replicates.SOURCE], trial.params[replicates.SEED]
+            source = search.trials[number].user_attrs["config"]
+            return {**source, "seed": seed, "device": self.device}
+
+        study = optuna.load_study(study_name=studies[regularizer].study_name,
+                                  storage=self.storage)
+        return self._start(regularizer, study, True, config), False
 
     def _finish(self, given_up: list[str], limit: int) -> WorkerResult:
         if given_up:
@@ -247,7 +314,8 @@ class Worker:
                        f"{limit} failed trial(s) each (see fail_reason in `study status`)")
             self.log(message)
             return WorkerResult(self.complete, self.failed, 1, message)
-        message = f"every study of {self.name} has its budget; ran {self.complete} trial(s)"
+        message = (f"every study of {self.name} has its budget and its replicates; ran "
+                   f"{self.complete} trial(s)")
         self.log(message)
         return WorkerResult(self.complete, self.failed, 0, message)
 
@@ -265,21 +333,19 @@ class Worker:
             self.log(f"{study.study_name} trial {trial.number}: {reason}; queued again")
             self._retry(study, trial)
 
-    def _run(self, regularizer: str, study: optuna.Study, trial: optuna.Trial,
-             heartbeat: _Heartbeat) -> None:
+    def _run(self, claim: _Claim) -> None:
+        study, trial = claim.study, claim.trial
         label = f"{study.study_name} trial {trial.number}"
         start = time.perf_counter()
         try:
             self.signals.check()
-            config = self.experiment.config(regularizer, trial, device=self.device)
-            trial.set_user_attr("config", config)
             self.log(f"{label} started: {_describe(trial.params)}")
-            values = self._train(trial, config)
+            values = self._train(trial, claim.config)
             if study.tell(trial, values, skip_if_finished=True).state != TrialState.COMPLETE:
                 raise optuna.exceptions.UpdateFinishedTrialError(label)
             self.complete += 1
             self.log(f"{label} COMPLETE in {time.perf_counter() - start:.1f} s: "
-                     f"{self.metric}={values[0]:.4g} {NFE_METRIC}={values[1]:.4g}")
+                     f"{self.metric}={values[0]:.4g} {self.experiment.objective}={values[1]:.4g}")
         except Stop as stop:
             self._fail(study, trial, f"interrupted by {stop}", retry=True)
             self.log(f"{label} FAIL: interrupted by {stop}; queued again")
@@ -297,7 +363,7 @@ class Worker:
             self._fail(study, trial, f"error: {type(exc).__name__}: {exc}", retry=False)
             self.log(f"{label} FAIL: {type(exc).__name__}: {exc}")
         finally:
-            heartbeat.stop()
+            claim.heartbeat.stop()
 
     def _train(self, trial: optuna.Trial, config: dict[str, Any]) -> list[float]:
         with tempfile.TemporaryDirectory(prefix="study-trial-") as tmp:
@@ -305,7 +371,7 @@ class Worker:
             record = self.train(TrainConfig.from_dict(config), checkpoint=checkpoint,
                                 progress=self.signals.check)
             self.signals.check()
-            values = [float(record[self.metric]), float(record[NFE_METRIC])]
+            values = [float(record[self.metric]), float(record[self.experiment.objective])]
             if not all(math.isfinite(v) for v in values):
                 raise ValueError(f"non-finite objective {values}")
             curves = Path(tmp) / "curves.json"

@@ -2,8 +2,9 @@
 
 ``names()`` lists the registered tasks; ``get(spec, seed=...)`` builds one: ``spec`` is a
 registered name or ``"package.module:function"``, a function that takes the seed and returns a
-``Task`` (for example a ``ClassificationTask`` of the user's tensors). ``objective(spec)`` is the
-metric the search optimises and its direction, read without loading data for registered names.
+``Task`` (for example a ``ClassificationTask`` of the user's tensors). ``quality(spec)`` is the
+quality metric the search optimises and its direction, read without loading data for registered
+names.
 
 A new task is one new module with a ``Task`` subclass that has a ``load(*, seed, data_dir)``
 classmethod, plus one line in ``_REGISTRY``.
@@ -82,14 +83,14 @@ def get(spec: str, *, seed: int, data_dir: str | Path | None = None) -> Task:
     return task
 
 
-def objective(spec: str) -> tuple[str, str]:
+def quality(spec: str) -> tuple[str, str]:
     """``(metric_name, direction)``: ``("val_accuracy", "maximize")`` or ``("val_loss",
     "minimize")``. Registered tasks answer without loading data; a user function is called with
     seed 0 to find its task's class."""
     check_spec(spec)
     if spec in _REGISTRY:
-        return _attribute(spec, _REGISTRY[spec]).objective()
-    return get(spec, seed=0).objective()
+        return _attribute(spec, _REGISTRY[spec]).quality_objective()
+    return get(spec, seed=0).quality_objective()
 
 
 def solver_defaults(spec: str) -> dict[str, object]:
@@ -113,7 +114,7 @@ __all__ = [
     "check_spec",
     "get",
     "names",
-    "objective",
+    "quality",
     "solver_defaults",
     "split_indices",
 ]

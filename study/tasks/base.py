@@ -132,7 +132,7 @@ class Task(ABC):
         self.defaults = defaults
 
     @classmethod
-    def objective(cls) -> tuple[str, str]:
+    def quality_objective(cls) -> tuple[str, str]:
         """``(metric_name, direction)`` the search optimises, e.g. ``("val_accuracy",
         "maximize")``."""
         return f"val_{cls.quality}", QUALITIES[cls.quality]

@@ -75,7 +75,7 @@ def test_a_stated_reference_point_is_used(small_study, tmp_path, capsys):
     )
     assert code == 0
     header, first = (tmp_path / "tiny-hypervolume.csv").read_text().splitlines()[:2]
-    assert header.endswith("reference_val_accuracy,reference_predict_nfe")
+    assert header.endswith("reference_accuracy,reference_predict_nfe_warm")
     assert first.endswith(",0.5,100.0")
     code, err = _run(
         capsys,

@@ -66,3 +66,57 @@ def visit(
     assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
     console = [m.group(1) for m in map(_CONSOLE.search, done.stderr.splitlines()) if m]
     return Visit(console=console, dom=done.stdout)
+
+
+def evaluate(url: str, script: str, *, size: tuple[int, int] = (1200, 900),
+             timeout: float = 90) -> object:
+    """Open ``url`` in headless Chromium and evaluate the JavaScript expression ``script`` in it
+    (through the DevTools protocol) until it returns something other than ``null``; that value.
+
+    For checks that need the page's layout (where an element is drawn), which a DOM dump cannot
+    show. Fails when ``script`` never returns a value within ``timeout``.
+    """
+    import json
+    import time
+    import urllib.request
+
+    import websocket
+
+    with tempfile.TemporaryDirectory() as profile:
+        command = [chromium(), *FLAGS, f"--user-data-dir={profile}",
+                   f"--window-size={size[0]},{size[1]}", "--remote-debugging-port=0",
+                   "--remote-allow-origins=*", "about:blank"]
+        browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + timeout
+            port_file = Path(profile) / "DevToolsActivePort"
+            while not port_file.exists() or not port_file.read_text().strip():
+                assert time.monotonic() < deadline, "chromium did not open its DevTools port"
+                assert browser.poll() is None, f"chromium exited with {browser.returncode}"
+                time.sleep(0.1)
+            port = int(port_file.read_text().split()[0])
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as r:
+                page = next(t for t in json.load(r) if t["type"] == "page")
+            ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
+            counter = iter(range(1, 1_000_000))
+
+            def call(method: str, **params) -> dict:
+                ident = next(counter)
+                ws.send(json.dumps({"id": ident, "method": method, "params": params}))
+                while True:
+                    message = json.loads(ws.recv())
+                    if message.get("id") == ident:
+                        return message.get("result", {})
+
+            call("Page.navigate", url=url)
+            while True:
+                result = call("Runtime.evaluate", expression=script, returnByValue=True)
+                value = result.get("result", {}).get("value")
+                if value is not None:
+                    ws.close()
+                    return value
+                assert time.monotonic() < deadline, f"{script[:80]}... gave nothing in time"
+                time.sleep(0.25)
+        finally:
+            browser.terminate()
+            browser.wait(timeout=30)

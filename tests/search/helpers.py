@@ -27,6 +27,7 @@ PASSWORD = "s3cr3t-Pa55word"
 TINY = """\
 regularizers = ["none", "local"]
 trials = {trials}
+replicates = {replicates}
 sampler = "random"
 [train]
 task = "digits"
@@ -40,9 +41,9 @@ sampling = ["unbiased", "biased"]
 """
 
 
-def write_experiment(directory: Path, trials: int) -> Path:
+def write_experiment(directory: Path, trials: int, replicates: int = 1) -> Path:
     path = directory / "tiny.toml"
-    path.write_text(TINY.format(trials=trials))
+    path.write_text(TINY.format(trials=trials, replicates=replicates))
     return path
 
 

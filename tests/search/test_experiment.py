@@ -16,9 +16,9 @@ from tests.search.helpers import TINY, write_experiment
 def test_shipped_experiments_load_with_their_objectives():
     assert {"digits", "spiral"} <= set(experiments.shipped())
     digits = experiments.load(experiment="digits")
-    assert digits.objective() == ("val_accuracy", "maximize")
+    assert digits.quality() == ("val_accuracy", "maximize")
     assert "local" in digits.regularizers and "none" in digits.regularizers
-    assert experiments.load(experiment="spiral").objective() == ("val_loss", "minimize")
+    assert experiments.load(experiment="spiral").quality() == ("val_loss", "minimize")
 
 
 def test_overrides_and_trial_configs(tmp_path):
@@ -36,21 +36,22 @@ def test_overrides_and_trial_configs(tmp_path):
         base.with_overrides(regularizers=["none", "nope"])
 
 
+ONE = TINY.format(trials=2, replicates=1)
 BAD = {
     "malformed TOML": ("trials = [1,", "malformed TOML"),
-    "unknown regularizer": (TINY.format(trials=2).replace('"local"]', '"lokal"]', 1),
+    "unknown regularizer": (ONE.replace('"local"]', '"lokal"]', 1),
                             "unknown regularizer 'lokal'"),
-    "low above high": (TINY.format(trials=2).replace("low = 0.1, high = 10.0",
+    "low above high": (ONE.replace("low = 0.1, high = 10.0",
                                                      "low = 10.0, high = 0.1"),
                        "impossible range"),
-    "log range from zero": (TINY.format(trials=2).replace("low = 1e-4, high = 1e-2",
+    "log range from zero": (ONE.replace("low = 1e-4, high = 1e-2",
                                                           "low = 0.0, high = 1e-2"),
                             "impossible log-scale range"),
-    "unknown choice": (TINY.format(trials=2).replace('"biased"]', '"sideways"]'),
+    "unknown choice": (ONE.replace('"biased"]', '"sideways"]'),
                        "unknown sampling 'sideways'"),
-    "option of another regularizer": (TINY.format(trials=2) + "[search.none]\norder = [2, 3]\n",
+    "option of another regularizer": (ONE + "[search.none]\norder = [2, 3]\n",
                                       "not an option of regularizer 'none'"),
-    "unknown setting": (TINY.format(trials=2).replace("epochs = 1", "epoch = 1"),
+    "unknown setting": (ONE.replace("epochs = 1", "epoch = 1"),
                         "not a training setting"),
 }
 

@@ -58,7 +58,7 @@ def test_create_on_postgres_is_idempotent_and_refuses_changes(pg_url, tmp_path, 
     assert list(studies) == ["none", "local"]
     local = studies["local"]
     assert local.study_name == "exp.local" and local.metric_names == ["val_accuracy",
-                                                                       "predict_nfe"]
+                                                                       "predict_nfe_warm"]
     assert [d.name for d in local.directions] == ["MAXIMIZE", "MINIMIZE"]
     attrs = local.user_attrs
     assert attrs["experiment_name"] == "exp" and attrs["regularizer"] == "local"

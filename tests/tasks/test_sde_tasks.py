@@ -11,8 +11,8 @@ from study.train import TrainConfig, train
 
 def test_registered_with_their_objective_and_sde_solver():
     assert {"spiral-sde", "digits-sde"} <= set(tasks.names())
-    assert tasks.objective("spiral-sde") == ("val_loss", "minimize")
-    assert tasks.objective("digits-sde") == ("val_accuracy", "maximize")
+    assert tasks.quality("spiral-sde") == ("val_loss", "minimize")
+    assert tasks.quality("digits-sde") == ("val_accuracy", "maximize")
     for name in ("spiral-sde", "digits-sde"):
         config = TrainConfig(task=name)
         assert config.method in SDE_METHODS
@@ -46,7 +46,7 @@ def test_spiral_data_is_deterministic_and_starts_at_u0():
 def test_one_epoch_of_training_with_the_local_regularizer(task):
     torch.manual_seed(0)
     record = train({"task": task, "regularizer": "local", "epochs": 1, "device": "cpu"})
-    quality = tasks.objective(task)[0]
+    quality = tasks.quality(task)[0]
     assert record[quality] == record[quality]  # finite
     # each batch: the forward solve plus the regularizer's three steps (one drift and one
     # diffusion call each with Milstein)

@@ -14,10 +14,10 @@ def test_names_lists_the_shipped_tasks():
 
 
 def test_objective_of_registered_tasks_needs_no_data():
-    assert tasks.objective("digits") == ("val_accuracy", "maximize")
-    assert tasks.objective("spiral") == ("val_loss", "minimize")
+    assert tasks.quality("digits") == ("val_accuracy", "maximize")
+    assert tasks.quality("spiral") == ("val_loss", "minimize")
     # mnist answers although no data directory exists anywhere
-    assert tasks.objective("mnist") == ("val_accuracy", "maximize")
+    assert tasks.quality("mnist") == ("val_accuracy", "maximize")
 
 
 @pytest.mark.parametrize("spec", ["nope", "a.b", "a:b:c", "a b:c", "", "1mod:f"])
@@ -67,7 +67,7 @@ def test_user_function_gets_the_seed_and_returns_a_task(user_module):
     assert torch.equal(a.splits["train"][0], b.splits["train"][0])
     assert not torch.equal(a.splits["train"][0], c.splits["train"][0])
     assert a.defaults.epochs == 3
-    assert tasks.objective(f"{user_module}:make_task") == ("val_accuracy", "maximize")
+    assert tasks.quality(f"{user_module}:make_task") == ("val_accuracy", "maximize")
 
 
 def test_user_function_receives_data_dir_only_when_it_asks(user_module, tmp_path):

@@ -94,14 +94,23 @@ def list_experiments(storage: BaseStorage) -> list[str]:
                    if "experiment_name" in s.user_attrs})
 
 
-def experiment_studies(storage: BaseStorage, name: str) -> dict[str, optuna.Study]:
-    """The studies of experiment ``name`` by regularizer, in the experiment's order."""
-    found = [s for s in storage.get_all_studies() if s.user_attrs.get("experiment_name") == name]
-    if not found:
+#: Study user attribute that marks the replicate studies of an experiment (see
+#: ``study.search.replicates``); a search study has none.
+ROLE = "role"
+REPLICATES = "replicates"
+
+
+def experiment_studies(storage: BaseStorage, name: str, *, role: str | None = None
+                       ) -> dict[str, optuna.Study]:
+    """The studies of experiment ``name`` by regularizer, in the experiment's order: its search
+    studies, or with ``role="replicates"`` its replicate studies (possibly none)."""
+    every = [s for s in storage.get_all_studies() if s.user_attrs.get("experiment_name") == name]
+    if not every:
         known = list_experiments(storage)
         raise SearchError(f"no experiment {name!r} in this storage"
                           + (f": known are {', '.join(known)}" if known else " (it is empty)"))
-    order = found[0].user_attrs["experiment"]["regularizers"]
+    found = [s for s in every if s.user_attrs.get(ROLE) == role]
+    order = every[0].user_attrs["experiment"]["regularizers"]
     found.sort(key=lambda s: order.index(s.user_attrs["regularizer"]))
     return {s.user_attrs["regularizer"]: optuna.load_study(study_name=s.study_name,
                                                            storage=storage)
@@ -115,6 +124,8 @@ __all__ = [
     "GRACE_FACTOR",
     "HEARTBEAT_SECONDS",
     "MAX_RETRY",
+    "REPLICATES",
+    "ROLE",
     "Backend",
     "JournalFile",
     "PostgreSQL",
