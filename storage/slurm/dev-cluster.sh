@@ -12,8 +12,9 @@
 # /var/tmp/study-slurm). The node has CPUs=$(nproc), RealMemory below `free -m`, one default
 # partition `dev`, and the GPUs `nvidia-smi -L` lists as generic resources (`--gres=gpu:N`).
 # KillWait is 10 s (SLURM_DEV_KILLWAIT): a cancelled, requeued or preempted job gets SIGTERM,
-# then SIGKILL 10 s later. Development only: no accounting, no cgroups, jobs run as their user
-# without isolation.
+# then SIGKILL 10 s later. A requeued job starts again after 11 s (SLURM_DEV_CRED_EXPIRE + 1;
+# SLURM's default is 2 minutes). Development only: no accounting, no cgroups, jobs run as their
+# user without isolation; `stop` leaves running jobs' processes alone (scancel them first).
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -54,8 +55,9 @@ start_munge() {
     (umask 077; head -c 1024 /dev/urandom > "$KEY.new")
     mv "$KEY.new" "$KEY"
   fi
-  # munged runs as root here (no systemd to start it as `munge`); it checks that the key
-  # belongs to the user it runs as, and --force accepts running as root.
+  # munged runs as root here (no systemd to start it as `munge`): it wants the key owned by the
+  # user it runs as, and --force turns its other checks (Debian's /etc/munge belongs to munge)
+  # into warnings.
   chown root:root "$KEY"
   chmod 400 "$KEY"
   mkdir -p /run/munge /var/lib/munge /var/log/munge
