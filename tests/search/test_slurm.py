@@ -67,18 +67,29 @@ def slurm(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[None]:
-    """The single-node dev cluster; stopped at the end if it was not running before."""
+    """The single-node dev cluster: started (as root; stopped again at the end if it was not
+    running before), or, for anyone else, one that root started."""
     script = str(SLURM / "dev-cluster.sh")
     environment = {**os.environ, "PATH": _sbin_path()}
-    running = subprocess.run([script, "status"], capture_output=True, text=True, timeout=60,
-                             env=environment).returncode == 0
-    # Always `start`: it is idempotent, and brings a running cluster's configuration up to date.
-    started = subprocess.run([script, "start"], capture_output=True, text=True, timeout=300,
-                             env=environment)
-    if started.returncode != 0:
-        pytest.fail("the SLURM tests need the dev cluster, and `storage/slurm/dev-cluster.sh "
-                    "start` failed (install SLURM with `make slurm`; run as root):\n"
-                    + started.stdout + started.stderr, pytrace=False)
+    root = os.geteuid() == 0
+    running = root and subprocess.run([script, "status"], capture_output=True, timeout=60,
+                                      env=environment).returncode == 0
+    if root:  # `start` is idempotent, and brings a running cluster's configuration up to date
+        started = subprocess.run([script, "start"], capture_output=True, text=True,
+                                 timeout=300, env=environment)
+        if started.returncode != 0:
+            pytest.fail("the SLURM tests need the dev cluster, and `storage/slurm/dev-cluster.sh "
+                        "start` failed (install SLURM with `make slurm`):\n"
+                        + started.stdout + started.stderr, pytrace=False)
+    else:
+        try:
+            ping = slurm("scontrol", "ping", check=False)
+        except FileNotFoundError:
+            ping = None
+        if ping is None or ping.returncode != 0 or "UP" not in ping.stdout:
+            pytest.fail("the SLURM tests need the dev cluster: start it as root "
+                        "(`sudo storage/slurm/dev-cluster.sh start`, after `make slurm`)",
+                        pytrace=False)
     config = slurm("scontrol", "show", "config").stdout
     assert re.search(rf"^KillWait\s*=\s*{KILL_WAIT} sec", config, re.MULTILINE), (
         f"the SLURM tests rely on KillWait={KILL_WAIT} (dev-cluster.sh's); this cluster has "
@@ -86,7 +97,7 @@ def slurm_cluster() -> Iterator[None]:
     try:
         yield
     finally:
-        if not running:
+        if root and not running:
             subprocess.run([script, "stop"], capture_output=True, timeout=120, env=environment)
 
 
