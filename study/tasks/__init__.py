@@ -36,6 +36,7 @@ _REGISTRY: dict[str, str] = {
     "spiral": "study.tasks.spiral:Spiral",
     "spiral-sde": "study.tasks.spiral_sde:SpiralSDE",
     "digits-sde": "study.tasks.digits_sde:DigitsSDE",
+    "vowels": "study.tasks.vowels:Vowels",
 }
 
 _SPEC = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
