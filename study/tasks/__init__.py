@@ -34,6 +34,7 @@ _REGISTRY: dict[str, str] = {
     "spiral": "study.tasks.spiral:Spiral",
     "spiral-sde": "study.tasks.spiral_sde:SpiralSDE",
     "digits-sde": "study.tasks.digits_sde:DigitsSDE",
+    "vowels": "study.tasks.vowels:Vowels",
 }
 
 
