@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 from study.cli.errors import EXIT_STORAGE, EXIT_USAGE, UserError
 
@@ -27,7 +28,7 @@ def add_experiment(parser: argparse.ArgumentParser, *, required: bool) -> None:
     """``--experiment NAME | --config FILE`` and the overrides of the file."""
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--experiment", metavar="NAME",
-                       help="a shipped experiment (digits, spiral)")
+                       help=f"a shipped experiment ({', '.join(shipped_experiments())})")
     group.add_argument("--config", metavar="FILE", help="an experiment TOML file")
     parser.add_argument("--regularizers", metavar="LIST",
                         help="comma-separated regularizers to compare, e.g. none,local "
@@ -36,6 +37,16 @@ def add_experiment(parser: argparse.ArgumentParser, *, required: bool) -> None:
                         help="COMPLETE trials per regularizer (overrides the file)")
     parser.add_argument("--epochs", type=int, metavar="N",
                         help="training epochs of every trial (overrides the file)")
+    parser.add_argument("--replicates", type=int, metavar="K",
+                        help="seeds per front configuration in the report, the search's "
+                        "included (overrides the file)")
+
+
+def shipped_experiments() -> list[str]:
+    """The experiments shipped with the package, read from its folder (no import of the study
+    layer, so that ``--help`` stays fast)."""
+    folder = Path(__file__).resolve().parent.parent / "search" / "experiments"
+    return sorted(p.stem for p in folder.glob("*.toml"))
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
@@ -67,14 +78,16 @@ def load_experiment(args: argparse.Namespace):
         raise UserError(f"--trials {args.trials}: expected at least 1")
     if args.epochs is not None and args.epochs < 1:
         raise UserError(f"--epochs {args.epochs}: expected at least 1")
+    if args.replicates is not None and args.replicates < 1:
+        raise UserError(f"--replicates {args.replicates}: expected at least 1")
     loaded = experiments.load(experiment=args.experiment, config=args.config)
     regs = None
     if args.regularizers is not None:
         regs = [r.strip() for r in args.regularizers.split(",") if r.strip()]
-    if regs is None and args.trials is None and args.epochs is None:
+    overrides = {"trials": args.trials, "epochs": args.epochs, "replicates": args.replicates}
+    if regs is None and all(v is None for v in overrides.values()):
         return loaded
-    return loaded.with_overrides(regularizers=regs, trials=args.trials, epochs=args.epochs,
-                                 source="command line")
+    return loaded.with_overrides(regularizers=regs, **overrides, source="command line")
 
 
 @contextlib.contextmanager

@@ -18,16 +18,18 @@ from study.cli import _search
 from study.cli._command import add_command
 
 NAME = "demo"
-REGULARIZERS = "none,local,global-error,taynode,rnode,steer"
-TRIALS = 8
-EPOCHS = 10
+REGULARIZERS = "none,local,global-error"
+TRIALS = 6
+EPOCHS = 8
+REPLICATES = 3
 WORKERS = 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = add_command(subparsers, "demo", __doc__, description=(
         f"Create experiment {NAME!r} (shipped digits experiment with {REGULARIZERS}, {TRIALS} "
-        f"trials each of {EPOCHS} epochs), run it with {WORKERS} local workers, export the "
+        f"trials each of {EPOCHS} epochs, every front configuration replicated with "
+        f"{REPLICATES} seeds), run it with {WORKERS} local workers, export the "
         "Pareto plots and print a summary and the dashboard command. Running it again goes on "
         "from where it stopped."))
     parser.add_argument("--name", default=NAME, help=f"experiment name (default: {NAME})")
@@ -37,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help=f"trials per regularizer (default: {TRIALS})")
     parser.add_argument("--epochs", type=int, default=EPOCHS, metavar="N",
                         help=f"training epochs per trial (default: {EPOCHS})")
+    parser.add_argument("--replicates", type=int, default=REPLICATES, metavar="K",
+                        help=f"seeds per front configuration (default: {REPLICATES})")
     parser.add_argument("--regularizers", default=REGULARIZERS, metavar="LIST",
                         help=f"regularizers to compare (default: {REGULARIZERS})")
     parser.add_argument("--out", metavar="DIR",

@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     with _search.user_errors(url):
         if args.experiment or args.config:
             create(args, url)
-        elif any(v is not None for v in (args.regularizers, args.trials, args.epochs)):
-            raise UserError("--regularizers/--trials/--epochs apply to a new experiment: give "
-                            "--experiment or --config too")
+        elif any(v is not None for v in (args.regularizers, args.trials, args.epochs,
+                                         args.replicates)):
+            raise UserError("--regularizers/--trials/--epochs/--replicates apply to a new "
+                            "experiment: give --experiment or --config too")
         return launch(url, args.name, workers=args.workers, gpus=gpus, device=args.device,
                       heartbeat=args.heartbeat, poll=args.poll)

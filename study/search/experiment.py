@@ -160,6 +160,11 @@ class Experiment:
     def task(self) -> str:
         return self.train.get("task", TrainConfig.task)
 
+    def budget(self, regularizer: str) -> int:
+        """COMPLETE search trials of ``regularizer``: ``trials``, or 1 when nothing is searched
+        for it (every trial would train the same configuration with the same seed)."""
+        return self.trials if self.space(regularizer)[1] else 1
+
     @property
     def failure_limit(self) -> int:
         return self.trials if self.max_failed is None else self.max_failed
@@ -222,8 +227,10 @@ class Experiment:
 
     def with_overrides(self, *, regularizers: Sequence[str] | None = None,
                        trials: int | None = None, epochs: int | None = None,
+                       replicates: int | None = None,
                        source: str = "experiment") -> Experiment:
-        """This experiment with the command line's ``--regularizers/--trials/--epochs``."""
+        """This experiment with the command line's ``--regularizers/--trials/--epochs/
+        --replicates``."""
         data = {**self.to_dict(), "search": copy.deepcopy(dict(self.search))}
         if regularizers is not None:
             data["regularizers"] = list(regularizers)
@@ -233,6 +240,8 @@ class Experiment:
                 data["max_failed"] = None
         if epochs is not None:
             data["train"] = {**data["train"], "epochs": epochs}
+        if replicates is not None:
+            data["replicates"] = replicates
         return _validate(data, source)
 
     def summary(self) -> str:

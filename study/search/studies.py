@@ -67,7 +67,7 @@ def create(url: str, storage: BaseStorage, name: str, experiment: Experiment
         try:
             for regularizer in experiment.regularizers:
                 made.append(_new_study(storage, f"{name}.{regularizer}", name, regularizer,
-                                       experiment, {"budget": experiment.trials}))
+                                       experiment, {"budget": experiment.budget(regularizer)}))
             if experiment.replicates > 1:
                 for regularizer in experiment.regularizers:
                     made.append(new_replicate_study(storage, name, regularizer, experiment,

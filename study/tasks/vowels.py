@@ -64,13 +64,11 @@ DEFAULTS = Defaults(
     batch_size=16,
     lr=5e-3,
     weights={
-        "none": 0.0,
         "local": 0.01,
         "global-error": 0.003,
         "global-stiffness": 0.01,
         "taynode": 0.1,
         "rnode": 0.1,
-        "steer": 0.0,
     },
 )
 

@@ -62,7 +62,7 @@ def test_spiral_data_and_splits():
     assert torch.all(values_in[~mask] == 0)
 
 
-@pytest.mark.parametrize("name", ["digits", "spiral"])
+@pytest.mark.parametrize("name", ["digits", "spiral", "vowels"])
 def test_shipped_tasks_carry_defaults_for_every_regularizer(name):
     from study import regularizers
 
