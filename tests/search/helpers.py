@@ -81,15 +81,16 @@ def load(url: str, name: str) -> dict[str, optuna.Study]:
     return experiment_studies(open_storage(url), name)
 
 
-def wait_for_training(url: str, name: str, pid: int, timeout: float = 90
-                      ) -> optuna.trial.FrozenTrial:
-    """The trial worker ``pid`` is training (RUNNING, its config recorded)."""
+def wait_for_training(url: str, name: str, pid: int, timeout: float = 90, *,
+                      role: str | None = None) -> optuna.trial.FrozenTrial:
+    """The trial worker ``pid`` is training (RUNNING, its config recorded), in a search study or
+    with ``role="replicates"`` in a replicate study."""
     from study.search.storage import experiment_studies, open_storage
 
     storage = open_storage(url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for s in experiment_studies(storage, name).values():
+        for s in experiment_studies(storage, name, role=role).values():
             for t in s.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
                 if t.user_attrs.get("worker", "").endswith(f":{pid}") and "config" in t.user_attrs:
                     return t
