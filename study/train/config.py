@@ -59,6 +59,9 @@ class TrainConfig:
     atol: float | None = field(default=None, metadata=_help("absolute tolerance"))
     adjoint: bool | str = field(default=False, metadata=_help(
         "gradients: false (backpropagation), true (continuous adjoint) or seminorm"))
+    warm_steps: bool = field(default=False, metadata=_help(
+        "start each training solve from the step size the previous batch's solve proposed "
+        "(true) instead of the solver's own first step (false)"))
     epochs: int | None = field(default=None, metadata=_help("training epochs"))
     batch_size: int | None = field(default=None, metadata=_help(
         "batch size, also for prediction"))
@@ -104,6 +107,7 @@ class TrainConfig:
                 self._put(name, solver[name])
         self._put("method", Choice(METHODS + SDE_METHODS).check("method", self.method))
         self._put("adjoint", parse_adjoint(self.adjoint))
+        self._put("warm_steps", Choice((False, True)).check("warm_steps", self.warm_steps))
         kind = "sde" if self.method in SDE_METHODS else "ode"
         spec = check_solver(kind, SDE_METHODS if kind == "sde" else METHODS, self.method,
                             self.rtol, self.atol, self.adjoint, None)

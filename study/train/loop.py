@@ -179,6 +179,9 @@ class _Run:
         """Train one epoch, then validate; report both to ``progress``."""
         budget, report = self.budget, self.progress
         self.model.train()
+        # Warm-started steps remember one step size per training mode, so validation passes
+        # (eval mode) do not disturb the training solves' memory.
+        self.model.first_step = "warm" if self.config.warm_steps else None
         losses, nfes = [], []
         start = time.perf_counter()
         for inputs, targets in self.task.batches("train", budget.batch_size,

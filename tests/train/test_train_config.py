@@ -9,7 +9,8 @@ from study.train import TrainConfig, field_names, resolve_budget
 
 EXPECTED_FIELDS = [
     "task", "regularizer", "options", "weight", "weight_final", "method", "rtol", "atol",
-    "adjoint", "epochs", "batch_size", "lr", "seed", "device", "data_dir", "max_steps",
+    "adjoint", "warm_steps", "epochs", "batch_size", "lr", "seed", "device", "data_dir",
+    "max_steps",
 ]
 
 
