@@ -11,6 +11,8 @@ from ``weight`` to ``weight_final`` over all optimisation steps (Adam, ``lr``). 
   ``train_nfe_backward``: mean calls per batch of the adjoint's backward solve (0 when
   backpropagating through the solver, which calls no field);
 - ``train_seconds``: wall time of the optimisation steps (per-epoch validation excluded);
+- ``train_saved_bytes``: the most bytes one step's forward pass saved for backward
+  (``study.train.memory``; deterministic), and ``train_peak_cuda_bytes`` on CUDA;
 - ``epochs`` and ``curves``: per epoch, the mean training task loss (``loss``), the quality metric
   on the validation split (``val_<quality>``) and the mean ``train_nfe_forward`` (``nfe``).
 """
@@ -33,6 +35,7 @@ from study.tasks import SolverSettings, Task, TaskModel
 from study.train.config import TrainConfig
 from study.train.errors import TrainingDiverged
 from study.train.measure import PREDICTION_METRICS, measure, run_pass
+from study.train.memory import SavedBytes, peak_cuda_bytes
 
 CHECKPOINT_FORMAT = "study.train/1"
 
@@ -151,14 +154,18 @@ class _Run:
         self.nfe_forward = self.nfe_backward = 0
         self.train_seconds = 0.0
         self.step = 0
+        self.saved = SavedBytes()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
 
     def _batch(self, inputs: Any, targets: Any, epoch: int) -> tuple[float, int]:
         """One optimisation step: ``(task loss, forward NFE)``."""
         try:
-            output = self.model(inputs)
-            info = self.model.info
-            task_loss = self.task.loss(output, targets)
-            loss = task_loss + self.schedule.at(self.step) * info.reg
+            with self.saved.step():
+                output = self.model(inputs)
+                info = self.model.info
+                task_loss = self.task.loss(output, targets)
+                loss = task_loss + self.schedule.at(self.step) * info.reg
             if not bool(torch.isfinite(loss)):
                 total, part, penalty = (float(x.detach()) for x in (loss, task_loss, info.reg))
                 raise TrainingDiverged(
@@ -204,6 +211,7 @@ class _Run:
     def record(self) -> dict[str, Any]:
         """The metrics record of the trained model (see the module docstring)."""
         batch_size = self.budget.batch_size
+        cuda = peak_cuda_bytes(self.device)
         measured = measure(self.task, self.model, "val", batch_size)
         test = run_pass(self.task, self.model, "test", batch_size).quality
         return {
@@ -213,6 +221,8 @@ class _Run:
             "train_nfe_forward": self.nfe_forward / self.step,
             "train_nfe_backward": self.nfe_backward / self.step,
             "train_seconds": self.train_seconds,
+            "train_saved_bytes": self.saved.peak,
+            **({} if cuda is None else {"train_peak_cuda_bytes": cuda}),
             "epochs": self.budget.epochs,
             "curves": self.curves,
         }

@@ -17,7 +17,7 @@ def test_record_has_exactly_the_documented_keys():
     assert set(record) == {
         "val_accuracy", "test_accuracy", "predict_nfe", "predict_nfe_warm",
         "predict_seconds_per_batch", "predict_seconds_per_batch_warm", "train_nfe_forward",
-        "train_nfe_backward", "train_seconds", "epochs", "curves",
+        "train_nfe_backward", "train_seconds", "train_saved_bytes", "epochs", "curves",
     }
     assert set(record["curves"]) == {"loss", "val_accuracy", "nfe"}
     assert record["epochs"] == 2 and all(len(c) == 2 for c in record["curves"].values())
@@ -130,3 +130,11 @@ def test_warm_steps_start_each_training_solve_where_the_previous_one_proposed():
     assert train({**digits, "warm_steps": True})["train_nfe_forward"] == warm["train_nfe_forward"]
     # Prediction is measured the same way either way (warm steps change training only).
     assert {"predict_nfe", "predict_nfe_warm"} <= set(warm)
+
+
+def test_the_memory_figure_grows_with_backpropagation_through_the_solver_not_the_adjoint():
+    digits = {"task": "digits", "device": "cpu", "regularizer": "local", "epochs": 1}
+    backprop, adjoint = train(digits), train({**digits, "adjoint": True})
+    # Bytes autograd saves per step: deterministic, and the adjoint keeps no solver graph.
+    assert backprop["train_saved_bytes"] > 3 * adjoint["train_saved_bytes"] > 0
+    assert train(digits)["train_saved_bytes"] == backprop["train_saved_bytes"]
