@@ -218,7 +218,9 @@ class Experiment:
         """
         seed = zlib.crc32(f"{self.seed}:{regularizer}:{n_trials}".encode())
         if self.sampler == "tpe":
-            return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+            # Optuna 5's multi-objective TPE samples each parameter on its own unless told;
+            # a regularizer's study has a fixed space, so no group decomposition is needed.
+            return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True)
         if self.sampler == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=seed)
         if self.sampler == "gp":

@@ -14,7 +14,9 @@ from ``weight`` to ``weight_final`` over all optimisation steps (Adam, ``lr``). 
 - ``train_saved_bytes``: the most bytes one step's forward pass saved for backward
   (``study.train.memory``; deterministic), and ``train_peak_cuda_bytes`` on CUDA;
 - ``epochs`` and ``curves``: per epoch, the mean training task loss (``loss``), the quality metric
-  on the validation split (``val_<quality>``) and the mean ``train_nfe_forward`` (``nfe``).
+  on the validation split (``val_<quality>``), the mean ``train_nfe_forward`` (``nfe``) and the
+  validation split's prediction NFE with the solver's own and warm-started steps
+  (``predict_nfe``, ``predict_nfe_warm``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Progress:
     loss: float
     nfe: int
     val: float | None = None
+    predict_nfe: float | None = None  # on the validation split, at the end of an epoch
+    predict_nfe_warm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,8 @@ class _Run:
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.quality = f"val_{self.task.quality}"
         self.progress = progress
-        self.curves: dict[str, list[float]] = {"loss": [], self.quality: [], "nfe": []}
+        self.curves: dict[str, list[float]] = {
+            "loss": [], self.quality: [], "nfe": [], "predict_nfe": [], "predict_nfe_warm": []}
         self.nfe_forward = self.nfe_backward = 0
         self.train_seconds = 0.0
         self.step = 0
@@ -199,14 +204,20 @@ class _Run:
             if report is not None:
                 report(Progress(self.step, self.total_steps, epoch, budget.epochs, loss, nfe))
         self.train_seconds += _elapsed(start, self.device)
-        val = run_pass(self.task, self.model, "val", budget.batch_size, epoch=epoch,
-                       step=self.step).quality
-        for key, value in (("loss", sum(losses) / len(losses)), (self.quality, val),
-                           ("nfe", sum(nfes) / len(nfes))):
+        cold = run_pass(self.task, self.model, "val", budget.batch_size, epoch=epoch,
+                        step=self.step)
+        # Its own random stream (SDE tasks draw Brownian paths): training stays as it was.
+        with torch.random.fork_rng(devices=[]):
+            warm = run_pass(self.task, self.model, "val", budget.batch_size, first_step="warm",
+                            epoch=epoch, step=self.step)
+        for key, value in (("loss", sum(losses) / len(losses)), (self.quality, cold.quality),
+                           ("nfe", sum(nfes) / len(nfes)), ("predict_nfe", cold.nfe),
+                           ("predict_nfe_warm", warm.nfe)):
             self.curves[key].append(value)
         if report is not None:
             report(Progress(self.step, self.total_steps, epoch, budget.epochs,
-                            self.curves["loss"][-1], round(self.curves["nfe"][-1]), val=val))
+                            self.curves["loss"][-1], round(self.curves["nfe"][-1]),
+                            val=cold.quality, predict_nfe=cold.nfe, predict_nfe_warm=warm.nfe))
 
     def record(self) -> dict[str, Any]:
         """The metrics record of the trained model (see the module docstring)."""

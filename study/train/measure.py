@@ -4,9 +4,12 @@ Prediction is a forward solve in eval mode (no regularizer, no gradient) over a 
 in batches of the training batch size. It is measured twice: with the solver's own initial step
 (``predict_nfe``, ``predict_seconds_per_batch``) and with warm-started steps (``first_step="warm"``:
 ``predict_nfe_warm``, ``predict_seconds_per_batch_warm``). Each measured pass follows an untimed
-warm-up pass over the same split in the same mode, so a warm start is measured in its steady state
-(its memory grows by at most the controller's 10x per solve). NFE is the mean forward NFE per
-batch; times are wall-clock seconds of the model's forward call per batch (synchronised on CUDA).
+warm-up pass over the same split in the same mode; before that, warm-started passes are repeated
+(at most ``SETTLE_PASSES``) until their NFE stops changing, since the warm memory grows by at most
+the controller's 10x per solve and a small split may not reach its steady state in one pass.
+Those settling passes draw from their own random stream (SDE tasks), so the measured passes see
+the same Brownian paths however many there were. NFE is the mean forward NFE per batch; times
+are wall-clock seconds of the model's forward call per batch (synchronised on CUDA).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from study.train.errors import TrainingDiverged
 # What ``measure`` reports besides quality, in this order (the training record's keys too).
 PREDICTION_METRICS = ("predict_nfe", "predict_nfe_warm", "predict_seconds_per_batch",
                       "predict_seconds_per_batch_warm")
+
+
+SETTLE_PASSES = 6
 
 
 @dataclass
@@ -76,6 +82,13 @@ def measure(task: Task, model: TaskModel, split: str, batch_size: int) -> dict[s
     quality_name = f"{split}_{task.quality}"
     run_pass(task, model, split, batch_size, first_step=None, limit=1)
     own = run_pass(task, model, split, batch_size, first_step=None)
+    with torch.random.fork_rng(devices=[]):
+        previous = None
+        for _ in range(SETTLE_PASSES):
+            nfe = run_pass(task, model, split, batch_size, first_step="warm").nfe
+            if nfe == previous:
+                break
+            previous = nfe
     run_pass(task, model, split, batch_size, first_step="warm")
     warm = run_pass(task, model, split, batch_size, first_step="warm")
     return {

@@ -19,7 +19,8 @@ def test_record_has_exactly_the_documented_keys():
         "predict_seconds_per_batch", "predict_seconds_per_batch_warm", "train_nfe_forward",
         "train_nfe_backward", "train_seconds", "train_saved_bytes", "epochs", "curves",
     }
-    assert set(record["curves"]) == {"loss", "val_accuracy", "nfe"}
+    assert set(record["curves"]) == {"loss", "val_accuracy", "nfe", "predict_nfe",
+                                     "predict_nfe_warm"}
     assert record["epochs"] == 2 and all(len(c) == 2 for c in record["curves"].values())
     assert 0 <= record["val_accuracy"] <= 1 and 0 <= record["test_accuracy"] <= 1
     json.dumps(record)
