@@ -51,6 +51,7 @@ import optuna
 
 from study import regularizers, tasks
 from study.params import POSITIVE, Real
+from study.search.early_stop import EarlyStop
 from study.search.errors import ExperimentError
 from study.train import TrainConfig, field_names
 
@@ -68,7 +69,7 @@ DEFAULT_OBJECTIVE = "predict_nfe_warm"
 DEFAULT_REPLICATES = 3
 
 _KEYS = ("description", "regularizers", "trials", "objective", "replicates", "sampler", "seed",
-         "max_failed", "train", "search", "report")
+         "max_failed", "max_trials", "train", "search", "report")
 _RANGE_KEYS = ("low", "high", "log", "step")
 # Chosen per study (regularizer) or per worker (device), never by an experiment.
 _NOT_IN_TRAIN = {"regularizer": "it is chosen per study by `regularizers`",
@@ -129,8 +130,10 @@ class Experiment:
     sampler: str = "tpe"
     seed: int = 0
     max_failed: int | None = None
+    max_trials: int | None = None
     description: str = ""
     reference: tuple[float, float] | None = None  # [report] reference: (quality, nfe)
+    early_stop: EarlyStop | None = None  # [search] early_stop
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "experiment") -> Experiment:
@@ -150,8 +153,10 @@ class Experiment:
             "sampler": self.sampler,
             "seed": self.seed,
             "max_failed": self.failure_limit,
+            "max_trials": self.trial_limit,
             "train": dict(self.train),
-            "search": search,
+            "search": {**search, **({} if self.early_stop is None
+                                    else {"early_stop": self.early_stop.to_value()})},
             "report": {} if self.reference is None else {
                 "reference": {"quality": self.reference[0], "nfe": self.reference[1]}},
         }
@@ -164,6 +169,12 @@ class Experiment:
         """COMPLETE search trials of ``regularizer``: ``trials``, or 1 when nothing is searched
         for it (every trial would train the same configuration with the same seed)."""
         return self.trials if self.space(regularizer)[1] else 1
+
+    @property
+    def trial_limit(self) -> int:
+        """Search trials a regularizer may start, pruned ones included (``max_trials``, by
+        default three times the budget): early stopping cannot run a study forever."""
+        return 3 * self.trials if self.max_trials is None else self.max_trials
 
     @property
     def failure_limit(self) -> int:
@@ -324,11 +335,24 @@ def _validate(data: Mapping[str, Any], source: str) -> Experiment:
     replicates = _count(source, "replicates", data.get("replicates", DEFAULT_REPLICATES),
                         minimum=1)
     train = _train_table(source, data.get("train", {}))
-    search = _search_table(source, data.get("search", {}), train)
+    raw_search = data.get("search", {})
+    early = None
+    if isinstance(raw_search, Mapping) and "early_stop" in raw_search:
+        try:
+            early = EarlyStop.from_value(raw_search["early_stop"])
+        except ValueError as exc:
+            raise _fail(source, "[search] early_stop", str(exc)) from None
+        raw_search = {k: v for k, v in raw_search.items() if k != "early_stop"}
+    search = _search_table(source, raw_search, train)
+    max_trials = data.get("max_trials")
+    if max_trials is not None:
+        max_trials = _count(source, "max_trials", max_trials, minimum=trials)
     experiment = Experiment(regularizers=tuple(regs), trials=trials, train=train, search=search,
                             objective=objective, replicates=replicates, sampler=sampler,
-                            seed=seed, max_failed=max_failed, description=description,
-                            reference=_report_table(source, data.get("report", {})))
+                            seed=seed, max_failed=max_failed, max_trials=max_trials,
+                            description=description,
+                            reference=_report_table(source, data.get("report", {})),
+                            early_stop=early)
     for name in dict.fromkeys([*regs, *(k for k in search if regularizers.is_spec(k))]):
         _check_configs(source, experiment, name)
     try:

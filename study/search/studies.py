@@ -136,6 +136,7 @@ class Counts:
     waiting: int = 0
     failed: int = 0
     retried: int = 0
+    pruned: int = 0  # stopped early (study.search.early_stop): not in the budget
 
     @property
     def live(self) -> int:
@@ -146,6 +147,11 @@ class Counts:
     def failures(self) -> int:
         """Failed trials not retried (diverged, errors): they count against ``max_failed``."""
         return self.failed - self.retried
+
+    @property
+    def started(self) -> int:
+        """Trials started and not queued again: what ``max_trials`` caps."""
+        return self.complete + self.running + self.pruned + self.failures
 
     @property
     def done(self) -> bool:
@@ -163,6 +169,7 @@ def counts(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> Coun
         waiting=by_state[TrialState.WAITING],
         failed=by_state[TrialState.FAIL],
         retried=sum(t.state == TrialState.FAIL and t.number in retried for t in trials),
+        pruned=by_state[TrialState.PRUNED],
     )
 
 

@@ -47,6 +47,7 @@ from optuna.trial import TrialState
 
 from study.search import replicates
 from study.search import studies as _studies
+from study.search.early_stop import REASON, Checker, Pruned
 from study.search.errors import SearchError
 from study.search.storage import (
     HEARTBEAT_SECONDS,
@@ -239,7 +240,8 @@ class Worker:
                 trials = study.get_trials(deepcopy=False)
                 state[regularizer] = (_studies.counts(study, trials), len(trials))
             limit = self.experiment.failure_limit
-            given_up = [r for r, (c, _) in state.items() if not c.done and c.failures >= limit]
+            given_up = [r for r, (c, _) in state.items() if not c.done and (
+                c.failures >= limit or c.started >= self.experiment.trial_limit)]
             open_ = [r for r, (c, _) in state.items() if r not in given_up and c.live < c.budget]
             if open_:
                 order = list(self.studies)
@@ -311,7 +313,8 @@ class Worker:
     def _finish(self, given_up: list[str], limit: int) -> WorkerResult:
         if given_up:
             message = (f"gave up on {', '.join(f'{self.name}.{r}' for r in given_up)} after "
-                       f"{limit} failed trial(s) each (see fail_reason in `study status`)")
+                       f"{limit} failed trial(s) or {self.experiment.trial_limit} started "
+                       "(max_failed, max_trials; see fail_reason in `study status`)")
             self.log(message)
             return WorkerResult(self.complete, self.failed, 1, message)
         message = (f"every study of {self.name} has its budget and its replicates; ran "
@@ -340,7 +343,7 @@ class Worker:
         try:
             self.signals.check()
             self.log(f"{label} started: {_describe(trial.params)}")
-            values = self._train(trial, claim.config)
+            values = self._train(trial, claim.config, self._progress(claim))
             if study.tell(trial, values, skip_if_finished=True).state != TrialState.COMPLETE:
                 raise optuna.exceptions.UpdateFinishedTrialError(label)
             self.complete += 1
@@ -353,6 +356,12 @@ class Worker:
         except TrainingDiverged as exc:
             self._fail(study, trial, f"diverged ({exc.kind}): {exc}", retry=False)
             self.log(f"{label} FAIL: {exc}")
+        except Pruned as exc:
+            trial.set_user_attr(REASON, exc.reason)
+            if exc.train_seconds is not None:
+                trial.set_user_attr("train_seconds", exc.train_seconds)
+            study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
+            self.log(f"{label} PRUNED: {exc.reason}")
         except optuna.exceptions.UpdateFinishedTrialError:
             self.log(f"{label} was failed by another worker (its heartbeat was late); "
                      "its configuration is queued again")
@@ -365,11 +374,28 @@ class Worker:
         finally:
             claim.heartbeat.stop()
 
-    def _train(self, trial: optuna.Trial, config: dict[str, Any]) -> list[float]:
+    def _progress(self, claim: _Claim) -> Callable[[Any], None]:
+        """What ``train`` reports to: signals are checked at every step; a search trial is also
+        compared with its study's other trials at the early-stopping epochs."""
+        rule = self.experiment.early_stop
+        if rule is None or claim.replicate:
+            return self.signals.check
+        checker = Checker(rule, claim.study, claim.trial,
+                          maximize=claim.study.directions[0].name == "MAXIMIZE",
+                          objective=self.experiment.objective)
+
+        def progress(event: Any) -> None:
+            self.signals.check()
+            checker(event)
+
+        return progress
+
+    def _train(self, trial: optuna.Trial, config: dict[str, Any],
+               progress: Callable[[Any], None]) -> list[float]:
         with tempfile.TemporaryDirectory(prefix="study-trial-") as tmp:
             checkpoint = Path(tmp) / "model.pt"
             record = self.train(TrainConfig.from_dict(config), checkpoint=checkpoint,
-                                progress=self.signals.check)
+                                progress=progress)
             self.signals.check()
             values = [float(record[self.metric]), float(record[self.experiment.objective])]
             if not all(math.isfinite(v) for v in values):

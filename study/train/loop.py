@@ -57,6 +57,7 @@ class Progress:
     val: float | None = None
     predict_nfe: float | None = None  # on the validation split, at the end of an epoch
     predict_nfe_warm: float | None = None
+    train_seconds: float | None = None  # of the optimisation steps so far, at an epoch's end
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,8 @@ class _Run:
         if report is not None:
             report(Progress(self.step, self.total_steps, epoch, budget.epochs,
                             self.curves["loss"][-1], round(self.curves["nfe"][-1]),
-                            val=cold.quality, predict_nfe=cold.nfe, predict_nfe_warm=warm.nfe))
+                            val=cold.quality, predict_nfe=cold.nfe, predict_nfe_warm=warm.nfe,
+                            train_seconds=self.train_seconds))
 
     def record(self) -> dict[str, Any]:
         """The metrics record of the trained model (see the module docstring)."""
