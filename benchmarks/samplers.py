@@ -22,9 +22,9 @@ import io
 import json
 import statistics
 import tempfile
-import tomllib
 from pathlib import Path
 
+import tomllib
 from _table import EXPERIMENT, Replay, build
 from optuna.trial import TrialState
 
