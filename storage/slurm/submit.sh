@@ -14,7 +14,7 @@
 # a command line):
 #   STUDY_STORAGE    postgresql+psycopg://USER@DBHOST:5432/DB (password in ~/.pgpass or
 #                    PGPASSWORD, not in the URL)
-#   STUDY_ARTIFACTS  a folder on a file system every node shares (curves, checkpoints)
+#   (artifacts go where the experiment recorded at `study create`: the database by default)
 #   STUDY_BIN        the `study` executable the jobs run (default: ./.venv/bin/study, from the
 #                    directory you submit from, which is also where the logs go)
 set -euo pipefail
@@ -36,7 +36,6 @@ case "$STUDY_STORAGE" in
   *) die "STUDY_STORAGE must be a PostgreSQL URL that every node reaches (a journal or SQLite" \
          "file is for one machine)" ;;
 esac
-: "${STUDY_ARTIFACTS:?set STUDY_ARTIFACTS to a folder on a file system every node shares}"
 export STUDY_BIN=${STUDY_BIN:-$PWD/.venv/bin/study}
 [ -x "$STUDY_BIN" ] || die "STUDY_BIN=$STUDY_BIN is not executable: point it at the study command"
 

@@ -40,6 +40,11 @@ def add_experiment(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--replicates", type=int, metavar="K",
                         help="seeds per front configuration in the report, the search's "
                         "included (overrides the file)")
+    parser.add_argument("--artifacts", metavar="LOCATION",
+                        help="where the experiment keeps per-trial curves and checkpoints: "
+                        "database (the default on PostgreSQL: every node reaches it), a folder "
+                        "(a shared file system on a cluster; the default next to a journal "
+                        "file) or s3://bucket/prefix")
 
 
 def shipped_experiments() -> list[str]:

@@ -40,10 +40,12 @@ def create(args: argparse.Namespace, url: str) -> None:
     studies.check_name(args.name)
     store = backend(url)
     storage = store.open(create=True)
-    created, new = studies.create(url, storage, args.name, experiment)
+    created, new = studies.create(url, storage, args.name, experiment,
+                                  artifacts=getattr(args, "artifacts", None))
     where = store.label
     if new:
+        artifacts = studies.artifact_location(next(iter(created.values())), store)
         print(f"created experiment {args.name} in {where}: {experiment.summary()}; studies "
-              f"{', '.join(s.study_name for s in created.values())}")
+              f"{', '.join(s.study_name for s in created.values())}; artifacts in {artifacts}")
     else:
         print(f"experiment {args.name} already exists in {where} with this configuration")

@@ -25,6 +25,7 @@ from study.report.timing import time_predictions
 from study.report.writer import FORMATS, outputs, parse_formats, write_export
 from study.search import storage as search_storage
 from study.search.errors import SearchError, StorageError
+from study.search.studies import artifact_location
 
 Log = Callable[[str], None]
 
@@ -37,7 +38,8 @@ def _load(url: str, name: str, reference: Sequence[float] | None):
         studies = search_storage.experiment_studies(storage, name)
         replicates = search_storage.experiment_studies(storage, name,
                                                        role=search_storage.REPLICATES)
-        artifacts = store.artifact_store()
+        artifacts = store.artifact_store(
+            artifact_location(next(iter(studies.values())), store))
         return compare(name, studies, replicates, reference=reference), artifacts
 
 
@@ -127,10 +129,18 @@ def dashboard_app(storage_url: str | None) -> Callable:
     gunicorn or uWSGI; see ``dashboards/``). Publishes nothing."""
     with _storage_errors():
         url = search_storage.resolve_url(storage_url)
-        with search_storage.storage_errors(url):
-            return dashboard.app(
-                search_storage.open_storage(url), search_storage.artifact_store(url)
-            )
+        store = search_storage.backend(url)
+        with store.errors():
+            storage = store.open()
+            return dashboard.app(storage, _artifacts(store, storage))
+
+
+def _artifacts(store, storage) -> Any:
+    """The artifact store the storage's experiments recorded (the first one's, should they
+    differ; the backend's default before any was recorded)."""
+    recorded = [s.user_attrs["artifacts"] for s in storage.get_all_studies()
+                if "artifacts" in s.user_attrs]
+    return store.artifact_store(recorded[0] if recorded else None)
 
 
 @dataclass
@@ -168,7 +178,7 @@ def open_dashboard(
         store = search_storage.backend(url)
         with store.errors():
             storage = store.open()
-            artifacts = store.artifact_store()
+            artifacts = _artifacts(store, storage)
             names = search_storage.list_experiments(storage) if publish else []
     published = []
     for name in names:

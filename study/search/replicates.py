@@ -28,7 +28,13 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from study.search.errors import SearchError
 from study.search.experiment import Experiment
 from study.search.storage import REPLICATES, backend, experiment_studies
-from study.search.studies import counts, new_replicate_study, pareto_front, stored_experiment
+from study.search.studies import (
+    artifact_location,
+    counts,
+    new_replicate_study,
+    pareto_front,
+    stored_experiment,
+)
 
 SOURCE = "replicate_of"  # parameter: the number of the search trial replicated
 SEED = "seed"  # parameter: the training seed of the replicate
@@ -123,12 +129,15 @@ def request(url: str, storage: BaseStorage, name: str, replicates: int | None = 
     if wanted_seeds < 1:
         raise SearchError(f"--replicates {wanted_seeds}: expected at least 1")
     result: dict[str, Progress | None] = {}
-    with backend(url).lock(storage, name):
+    store = backend(url)
+    where = artifact_location(next(iter(searches.values())), store)
+    with store.lock(storage, name):
         copies = experiment_studies(storage, name, role=REPLICATES)
         for regularizer, search in searches.items():
             study = copies.get(regularizer)
             if study is None:
-                study = new_replicate_study(storage, name, regularizer, experiment, wanted_seeds)
+                study = new_replicate_study(storage, name, regularizer, experiment, wanted_seeds,
+                                            where)
             elif target(study) != wanted_seeds:
                 study.set_user_attr(REPLICATES, wanted_seeds)
             if not search_finished(search):

@@ -23,7 +23,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from study.search.errors import SearchError
 from study.search.experiment import Experiment
-from study.search.storage import REPLICATES, ROLE, backend, experiment_studies
+from study.search.storage import REPLICATES, ROLE, Backend, backend, experiment_studies
+from study.search.storage.artifacts import DATABASE, location
+
+ARTIFACTS = "artifacts"  # study user attribute: the experiment's artifact location
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
@@ -35,18 +38,21 @@ def check_name(name: str) -> str:
     return name
 
 
-def create(url: str, storage: BaseStorage, name: str, experiment: Experiment
-           ) -> tuple[dict[str, optuna.Study], bool]:
+def create(url: str, storage: BaseStorage, name: str, experiment: Experiment, *,
+           artifacts: str | None = None) -> tuple[dict[str, optuna.Study], bool]:
     """The studies of experiment ``name``, created unless they exist: ``(studies, created)``.
 
     Each regularizer gets its search study ``NAME.<regularizer>`` and, with ``replicates > 1``,
-    its replicate study (``study.search.replicates``). An existing experiment of that name is
-    reused only if it is the same experiment. If creating fails half-way, the studies made so
-    far are deleted again.
+    its replicate study (``study.search.replicates``). Every study records where the
+    experiment's artifacts live (``artifacts``: a location of ``study.search.storage.artifacts``;
+    default: the backend's). An existing experiment of that name is reused only if it is the
+    same experiment. If creating fails half-way, the studies made so far are deleted again.
     """
     check_name(name)
     wanted = json.loads(json.dumps(experiment.to_dict()))
-    with backend(url).lock(storage, name):
+    store = backend(url)
+    where = store.default_artifacts() if artifacts is None else location(artifacts)
+    with store.lock(storage, name):
         existing = {s.study_name: s for s in storage.get_all_studies()}
         mine = [s for s in existing.values() if s.user_attrs.get("experiment_name") == name]
         if mine:
@@ -65,13 +71,16 @@ def create(url: str, storage: BaseStorage, name: str, experiment: Experiment
                               "choose another --name")
         made: list[optuna.Study] = []
         try:
+            if where == DATABASE:
+                store.artifact_store(where).create_table()
             for regularizer in experiment.regularizers:
                 made.append(_new_study(storage, f"{name}.{regularizer}", name, regularizer,
-                                       experiment, {"budget": experiment.budget(regularizer)}))
+                                       experiment, {"budget": experiment.budget(regularizer),
+                                                    ARTIFACTS: where}))
             if experiment.replicates > 1:
                 for regularizer in experiment.regularizers:
                     made.append(new_replicate_study(storage, name, regularizer, experiment,
-                                                    experiment.replicates))
+                                                    experiment.replicates, where))
         except BaseException:
             for study in made:
                 optuna.delete_study(study_name=study.study_name, storage=storage)
@@ -84,10 +93,18 @@ def replicate_study_name(name: str, regularizer: str) -> str:
 
 
 def new_replicate_study(storage: BaseStorage, name: str, regularizer: str,
-                        experiment: Experiment, replicates: int) -> optuna.Study:
+                        experiment: Experiment, replicates: int, artifacts: str
+                        ) -> optuna.Study:
     """The replicate study of ``regularizer`` (call it under the experiment lock)."""
     return _new_study(storage, replicate_study_name(name, regularizer), name, regularizer,
-                      experiment, {ROLE: REPLICATES, REPLICATES: replicates})
+                      experiment, {ROLE: REPLICATES, REPLICATES: replicates,
+                                   ARTIFACTS: artifacts})
+
+
+def artifact_location(study: optuna.Study, store: Backend) -> str:
+    """Where the experiment of ``study`` keeps its artifacts (the backend's default for an
+    experiment created before it was recorded)."""
+    return study.user_attrs.get(ARTIFACTS) or store.default_artifacts()
 
 
 def _new_study(storage: BaseStorage, study_name: str, name: str, regularizer: str,

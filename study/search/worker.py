@@ -190,7 +190,8 @@ class Worker:
         first = next(iter(self.studies.values()))
         self.experiment = _studies.stored_experiment(first)
         self.metric = first.user_attrs["quality_metric"]
-        self.artifacts = self.backend.artifact_store()
+        self.artifacts = self.backend.artifact_store(
+            _studies.artifact_location(first, self.backend))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self._retry = RetryLostTrial(max_retry=MAX_RETRY)

@@ -20,13 +20,13 @@ import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import optuna
-from optuna.artifacts import FileSystemArtifactStore
 from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 
 from study.search.errors import StorageError
+from study.search.storage import artifacts
 
 ARTIFACTS_ENV = "STUDY_ARTIFACTS"
 # Seconds between heartbeats of a running trial (PostgreSQL, SQLite); a trial whose heartbeat is
@@ -107,15 +107,15 @@ class Backend(ABC):
     def artifact_dir(self) -> Path:
         return Path(os.environ.get(ARTIFACTS_ENV) or self.runs_dir() / "artifacts")
 
-    def artifact_store(self) -> FileSystemArtifactStore:
-        """The store of per-trial files (curves, checkpoints)."""
-        path = self.artifact_dir()
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create the artifact folder {path}: "
-                               f"{exc.strerror}") from None
-        return FileSystemArtifactStore(str(path))
+    def default_artifacts(self) -> str:
+        """Where a new experiment's artifacts go unless ``--artifacts`` says otherwise
+        (``study.search.storage.artifacts``): ``$STUDY_ARTIFACTS``, else next to the storage."""
+        return artifacts.location(self.artifact_dir())
+
+    def artifact_store(self, where: str | None = None) -> Any:
+        """The store of per-trial files (curves, checkpoints) at location ``where`` (what the
+        experiment recorded; default: ``default_artifacts()``)."""
+        return artifacts.open_store(where or self.default_artifacts(), None)
 
     def heartbeat_interval(self, storage: BaseStorage) -> int | None:
         """Seconds between a running trial's heartbeats, ``None`` without heartbeats."""

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import optuna
 import sqlalchemy
 from optuna.storages import BaseStorage, RDBStorage
 
 from study.search.errors import SearchError, StorageError
+from study.search.storage import artifacts
 from study.search.storage.base import (
+    ARTIFACTS_ENV,
     GRACE_FACTOR,
     HEARTBEAT_SECONDS,
     MAX_RETRY,
@@ -100,6 +104,16 @@ class PostgreSQL(_Database):
 
     def runs_dir(self) -> Path:
         return Path("runs")
+
+    def default_artifacts(self) -> str:
+        """In the database itself, which every worker reaches, unless ``$STUDY_ARTIFACTS``
+        names a (shared) folder."""
+        return super().default_artifacts() if os.environ.get(ARTIFACTS_ENV) else \
+            artifacts.DATABASE
+
+    def artifact_store(self, where: str | None = None) -> Any:
+        where = where or self.default_artifacts()
+        return artifacts.open_store(where, self.url, self.engine_kwargs())
 
 
 class SQLite(_Database):
