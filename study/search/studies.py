@@ -56,7 +56,7 @@ def create(url: str, storage: BaseStorage, name: str, experiment: Experiment, *,
         existing = {s.study_name: s for s in storage.get_all_studies()}
         mine = [s for s in existing.values() if s.user_attrs.get("experiment_name") == name]
         if mine:
-            stored = mine[0].user_attrs.get("experiment")
+            stored = _normalised(mine[0].user_attrs.get("experiment"))
             if stored != wanted:
                 raise SearchError(f"experiment {name!r} already exists with a different "
                                   f"configuration ({_differences(stored, wanted)}): choose "
@@ -121,6 +121,15 @@ def _new_study(storage: BaseStorage, study_name: str, name: str, regularizer: st
                        **attrs}.items():
         study.set_user_attr(key, value)
     return study
+
+
+def _normalised(stored: object) -> object:
+    """A stored experiment as this version would store it (keys added since take their
+    defaults), so that creating an existing experiment again compares what it means."""
+    try:
+        return json.loads(json.dumps(Experiment.from_dict(stored).to_dict()))
+    except (SearchError, TypeError, ValueError):
+        return stored
 
 
 def stored_experiment(study: optuna.Study) -> Experiment:
