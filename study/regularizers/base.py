@@ -14,6 +14,10 @@ A regularizer declares, as class attributes:
 
 It then overrides the ``SolveHooks`` it needs (``check``, ``end_time``, ``selector``,
 ``augment``, ``penalty``), reading the solve through the ``SolveContext`` it is given.
+
+The project's regularizers import torch inside the methods that compute (``import torch`` in
+``penalty``, ``augment``, ...), never at module level: their declarations are what the command
+line, configuration checks and experiment validation read, and those load without torch.
 """
 
 from __future__ import annotations

@@ -6,10 +6,13 @@ only, so evaluation integrates to the true ``t1``.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from study.params import POSITIVE, Option
 from study.regularizers.base import Regularizer
+
+if TYPE_CHECKING:
+    import torch
 
 
 class STEER(Regularizer):
@@ -20,6 +23,8 @@ class STEER(Regularizer):
     )
 
     def end_time(self, t: torch.Tensor) -> torch.Tensor:
+        import torch
+
         last_gap = float(t[-1] - t[-2])
         if not self.b < abs(last_gap):
             raise ValueError(

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from study import regularizers, tasks
-from study.nde import METHODS, SDE_METHODS, parse_adjoint
-from study.nde.core import check_solver
+from study.nde.methods import METHODS, SDE_METHODS, check_solver, kind, parse_adjoint
 from study.params import NON_NEGATIVE, POSITIVE, Choice, Integer
 
 #: The solver step budget of a training solve: exceeding it means the run diverged.
@@ -104,8 +103,8 @@ class TrainConfig:
                 self._put(name, solver[name])
         self._put("method", Choice(METHODS + SDE_METHODS).check("method", self.method))
         self._put("adjoint", parse_adjoint(self.adjoint))
-        kind = "sde" if self.method in SDE_METHODS else "ode"
-        spec = check_solver(kind, SDE_METHODS if kind == "sde" else METHODS, self.method,
+        solves = kind(self.method)
+        spec = check_solver(solves, SDE_METHODS if solves == "sde" else METHODS, self.method,
                             self.rtol, self.atol, self.adjoint, None)
         self._put("rtol", spec.rtol)
         self._put("atol", spec.atol)
