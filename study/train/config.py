@@ -14,6 +14,12 @@ default"; ``None`` for ``method``, ``rtol`` and ``atol`` is replaced by the task
 ``weight`` nor ``weight_final`` given, the task's default schedule for the regularizer is used;
 with ``weight`` alone the weight is constant; ``weight_final`` alone decays from the task's
 default weight to it. A regularizer that adds no penalty (``none``, ``steer``) takes no weight.
+
+Validation is training's own and loads no torch and no data: a registered task's declaration
+(``study.tasks.info``) tells its solver's kind, so an SDE method on an ODE task (or the reverse)
+is refused, and the regularizer checks its options against the task (``check_task``: STEER's
+``b`` against the task's last time gap). A user's task function is known only when called:
+training checks the task it returns the same way (``check_task``) before building its model.
 """
 
 from __future__ import annotations
@@ -102,6 +108,9 @@ class TrainConfig:
             if getattr(self, name) is None:
                 self._put(name, solver[name])
         self._put("method", Choice(METHODS + SDE_METHODS).check("method", self.method))
+        task = tasks.info(self.task)
+        if task is not None:
+            self.check_task(task)
         self._put("adjoint", parse_adjoint(self.adjoint))
         solves = kind(self.method)
         spec = check_solver(solves, SDE_METHODS if solves == "sde" else METHODS, self.method,
@@ -123,6 +132,18 @@ class TrainConfig:
         self._put("max_steps", Integer(1).check("max_steps", self.max_steps))
         # Combinations the regularizer refuses (global-error with the adjoint, ...) fail now.
         self.make_regularizer().check(spec)
+
+    def check_task(self, task: tasks.TaskInfo) -> None:
+        """Refuse what cannot train on ``task``: a method of the other kind (ODE or SDE) than the
+        task's solver, or options the regularizer refuses for it (``Regularizer.check_task``)."""
+        if kind(self.method) != task.kind:
+            accepted = SDE_METHODS if task.kind == "sde" else METHODS
+            raise ValueError(
+                f"method {self.method!r} solves {kind(self.method).upper()}s and task "
+                f"{self.task!r} is an {task.kind.upper()} task: accepted are "
+                f"{', '.join(accepted)}"
+            )
+        self.make_regularizer().check_task(task)
 
     def make_regularizer(self) -> regularizers.Regularizer:
         return regularizers.make(self.regularizer, **self.options)

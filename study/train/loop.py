@@ -115,7 +115,10 @@ def _config(config: TrainConfig | Mapping[str, Any]) -> TrainConfig:
 
 def _build(config: TrainConfig) -> tuple[Task, TaskModel, torch.device]:
     device = resolve_device(config.device)
-    task = tasks.get(config.task, seed=config.seed, data_dir=config.data_dir).to(device)
+    task = tasks.get(config.task, seed=config.seed, data_dir=config.data_dir)
+    # A user's task function is known only now (a registered task was checked with the config).
+    config.check_task(tasks.TaskInfo.of(task, name=config.task))
+    task = task.to(device)
     solver = SolverSettings(
         method=config.method, rtol=config.rtol, atol=config.atol, adjoint=config.adjoint,
         regularizer=config.make_regularizer(), max_steps=config.max_steps,

@@ -55,6 +55,12 @@ def test_plain_output_and_checkpoint(capsys, tmp_path):
     (["--task", "mnist"], "--data-dir"),
     (["--regularizer", "global-error", "--adjoint", "seminorm"], "cannot be combined"),
     (["--checkpoint", "/no/such/dir/m.pt"], "does not exist"),
+    (["--method", "srk"], "method 'srk' solves SDEs and task 'digits' is an ODE task"),
+    # A user's task is checked as soon as its function returned it, before any training.
+    ([*SMALL[1:], "--method", "milstein"],
+     "method 'milstein' solves SDEs and task 'tests.train.tiny_tasks:small' is an ODE task"),
+    ([*SMALL[1:], "--regularizer", "steer", "--b", "1.5"],
+     "steer needs 0 < b < 1, the last time gap of task 'tests.train.tiny_tasks:small'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, flags, message):
     assert main(["train", *flags]) == EXIT_USAGE

@@ -110,8 +110,15 @@ def test_registered_classes_carry_their_declarations():
     for name in tasks.names():
         declared = tasks.info(name)
         cls = load(declared.target, label=name)
-        assert (cls.quality, dict(cls.solver_defaults)) == (
-            declared.quality, dict(declared.solver_defaults))
+        assert (cls.quality, dict(cls.solver_defaults), cls.min_last_gap) == (
+            declared.quality, dict(declared.solver_defaults), declared.min_last_gap)
         assert cls.quality_objective() == tasks.quality(name)
     assert tasks.info("digits").kind == "ode" and tasks.info("spiral-sde").kind == "sde"
     assert tasks.info("mypkg.mod:make") is None  # a user's task is known once built
+
+
+def test_the_spiral_grid_keeps_its_declared_last_gap():
+    from study.tasks.spiral import generate
+
+    times, _, _ = generate(4)
+    assert float(times[-1] - times[-2]) >= tasks.info("spiral").min_last_gap
