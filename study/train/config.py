@@ -58,8 +58,9 @@ class TrainConfig:
     weight: float | None = field(default=None, metadata=_help(
         "penalty weight (constant unless --weight-final is given)"))
     weight_final: float | None = field(default=None, metadata=_help(
-        "decay the weight exponentially to this over training"))
-    method: str | None = field(default=None, metadata=_help("adaptive solver"))
+        "decay the weight exponentially to this over training (with --weight alone: constant)"))
+    method: str | None = field(default=None, metadata=_help(
+        "adaptive solver, of the task's kind"))
     rtol: float | None = field(default=None, metadata=_help("relative tolerance"))
     atol: float | None = field(default=None, metadata=_help("absolute tolerance"))
     adjoint: bool | str = field(default=False, metadata=_help(
