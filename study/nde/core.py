@@ -1,4 +1,5 @@
-"""What ODE and SDE solves share: input checks, warm-started steps and the ``nn.Module`` base.
+"""What ODE and SDE solves share: the regularizer's check, warm-started steps and the
+``nn.Module`` base (the settings' checks, which need no torch, are in ``study.nde.methods``).
 
 Warm-started steps (``first_step="warm"``): an adaptive solver's own start is cautious (the ODE
 solvers' initial-step heuristic costs two evaluations and starts small, then grows steps at most
