@@ -115,7 +115,6 @@ class LatentODE(TaskModel):
 
 
 class Spiral(Task, registered="spiral"):
-
     def __init__(self, *, seed: int, n: int = N_TRAJECTORIES, latent: int = 4, hidden: int = 32,
                  rnn: int = 16, defaults: Defaults = DEFAULTS):
         times, values, observed = generate(n)

@@ -109,7 +109,6 @@ class PathSampler(TaskModel):
 
 
 class SpiralSDE(Task, registered="spiral-sde"):
-
     def __init__(self, *, seed: int, n: int = N_PATHS, hidden: int = 32,
                  defaults: Defaults = DEFAULTS):
         times, paths = generate(n)
