@@ -1,6 +1,9 @@
-"""Objects named by import path, ``package.module:attribute``: users bring their own tasks and
-regularizers this way. The module is imported like ``python -m`` would (the current directory is
-searched too); every failure is one ``ValueError`` line."""
+"""Importing by name: objects named by import path, and packages that import their parts lazily.
+
+Users bring their own tasks and regularizers as ``package.module:attribute``: the module is
+imported like ``python -m`` would (the current directory is searched too); every failure is one
+``ValueError`` line. ``lazy_exports`` lets a package re-export names from heavy submodules (those
+that import torch) without importing them until a name is used."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import importlib
 import os
 import re
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
@@ -42,3 +46,24 @@ def load(path: str, *, label: str) -> Any:
         return getattr(module, attr)
     except AttributeError:
         raise ValueError(f"{label}: module {module_name!r} has no {attr!r}") from None
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]
+                 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` (PEP 562) for ``package``, whose public names ``exports``
+    maps to the submodules that define them (``{"NeuralODE": "ode"}``). A submodule is imported
+    when one of its names is first used, so that importing a light part of a package (a
+    declaration, a registry, a check) does not import torch with the rest."""
+    module = sys.modules[package]
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+        setattr(module, name, value)  # found directly from now on
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*vars(module), *exports})
+
+    return __getattr__, __dir__

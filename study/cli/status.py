@@ -1,8 +1,9 @@
 """``study status``: show an experiment's trial counts and best quality/NFE trade-offs.
 
 Per regularizer: COMPLETE trials against the budget, RUNNING, WAITING (queued reruns) and FAIL
-trials with their reasons, then each Pareto front (quality vs predict_nfe). Without --name, list
-the experiments in the storage.
+trials with their reasons, then each Pareto front (quality vs predict_nfe). Without --name, every
+experiment in the storage in one table: per experiment and regularizer, COMPLETE search trials
+against the budget, RUNNING and FAIL trials, and replicate runs complete/total.
 """
 
 from __future__ import annotations
@@ -22,16 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from study.report.status import experiment_status
-    from study.search.storage import backend, list_experiments
+    from study.report.status import experiment_status, storage_status
+    from study.search.storage import backend
 
     url = _search.resolved_url(args)
     with _search.user_errors(url):
         store = backend(url)
         storage = store.open()
         if args.name is None:
-            names = list_experiments(storage)
-            print(f"experiments in {store.label}: {', '.join(names) if names else 'none'}")
-            return 0
-        print(experiment_status(storage, args.name, store.label))
+            print(storage_status(storage, store.label))
+        else:
+            print(experiment_status(storage, args.name, store.label))
     return 0

@@ -23,11 +23,14 @@ from study.cli._command import add_command
 from study.cli.errors import EXIT_DIVERGED, UserError
 
 # Settings whose default (None) is the task's own.
-_TASK_DEFAULTS = ("weight", "method", "rtol", "atol", "epochs", "batch_size", "lr")
+_TASK_DEFAULTS = ("weight", "weight_final", "method", "rtol", "atol", "epochs", "batch_size", "lr")
+# Of those, the ones the task registry declares (shown per task in --help).
+_SOLVER = ("method", "rtol", "atol")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from study import regularizers, tasks
+    from study.nde.methods import METHODS, SDE_METHODS
     from study.train.config import TrainConfig, field_names, setting_help
 
     parser = add_command(subparsers, "train", __doc__)
@@ -36,13 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         if name == "options":
             continue
         default = defaults[name].default
-        shown = " [task default]" if name in _TASK_DEFAULTS else (
-            "" if default is None else f" [{str(default).lower()}]")
+        if name in _SOLVER:
+            shown = f" [{_task_default(name)}]"
+        elif name in _TASK_DEFAULTS:
+            shown = " [task default]"
+        else:
+            shown = "" if default is None else f" [{str(default).lower()}]"
         text = setting_help(name)
         if name == "task":
             text += f"; registered: {', '.join(tasks.names())}"
         elif name == "regularizer":
             text += f"; registered: {', '.join(regularizers.names())}"
+        elif name == "method":
+            text += f"; ODE tasks: {', '.join(METHODS)}; SDE tasks: {', '.join(SDE_METHODS)}"
         # Values stay strings here: TrainConfig validates them and names the accepted ones.
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
                             metavar=name.upper(), help=text + shown)
@@ -53,6 +62,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="save the trained model and its config here (for re-evaluation)")
     parser.set_defaults(handler=run)
     return parser
+
+
+def _task_default(name: str) -> str:
+    """``task default: V`` for solver setting ``name``, with the registered tasks that differ
+    (``task default: dopri5; milstein for spiral-sde, digits-sde``)."""
+    from study import tasks
+
+    by_value: dict[str, list[str]] = {}
+    for task in tasks.names():
+        value = tasks.solver_defaults(task)[name]
+        by_value.setdefault(value if isinstance(value, str) else f"{value:g}", []).append(task)
+    common, *others = sorted(by_value, key=lambda v: -len(by_value[v]))
+    return "; ".join([f"task default: {common}",
+                      *(f"{value} for {', '.join(by_value[value])}" for value in others)])
 
 
 def add_option_flags(parser: argparse.ArgumentParser, specs: Sequence[str]) -> None:
@@ -137,13 +160,15 @@ class _Bar:
 
 
 def _summary(record: dict) -> str:
-    lines = []
-    for key, value in record.items():
-        if key == "curves":
-            continue
+    """What ran (the record's ``run``, settings that do not apply left out), a blank line, and
+    the metrics (without the curves)."""
+    def line(key: str, value: object) -> str:
         text = f"{value:.6g}" if isinstance(value, float) else str(value)
-        lines.append(f"{key:<32}{text}")
-    return "\n".join(lines)
+        return f"{key:<32}{text}"
+
+    ran = [line(key, value) for key, value in record["run"].items() if value is not None]
+    metrics = [line(key, value) for key, value in record.items() if key not in ("run", "curves")]
+    return "\n".join([*ran, "", *metrics])
 
 
 def run(args: argparse.Namespace) -> int:

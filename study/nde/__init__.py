@@ -5,40 +5,38 @@ Public API: ``solve_ode``/``NeuralODE`` (torchdiffeq), ``solve_sde``/``NeuralSDE
 ``ADJOINTS`` (the gradient methods), and the regularizer interface: ``SolveHooks``, which a solve
 asks, and ``SolveContext``/``SolveSpec``/``Step``/``Penalty``, what it answers with. Regularizers
 come from ``study.regularizers``.
+
+Names are imported from their submodule on first use: the method names, the checks and the
+regularizer interface (``study.nde.methods``, ``study.nde.hooks``) load without torch.
 """
 
-from study.nde.core import ADJOINTS, parse_adjoint
-from study.nde.errors import NonFiniteState, SolverError, StepBudgetExceeded, StepSizeUnderflow
-from study.nde.hooks import Penalty, SolveContext, SolveHooks, SolveSpec, Step
-from study.nde.info import SolveInfo
-from study.nde.ode import METHODS, NeuralODE, solve_ode, tableau
-from study.nde.recorder import DEFAULT_MAX_STEPS
-from study.nde.sde import SDE_METHODS, NeuralSDE, solve_sde
-from study.nde.tableau import Tableau, error_ratio, rk_step, stiffness_estimate
+from study._imports import lazy_exports
 
-__all__ = [
-    "ADJOINTS",
-    "DEFAULT_MAX_STEPS",
-    "METHODS",
-    "SDE_METHODS",
-    "NeuralODE",
-    "NeuralSDE",
-    "NonFiniteState",
-    "Penalty",
-    "SolveContext",
-    "SolveHooks",
-    "SolveInfo",
-    "SolveSpec",
-    "SolverError",
-    "Step",
-    "StepBudgetExceeded",
-    "StepSizeUnderflow",
-    "Tableau",
-    "error_ratio",
-    "parse_adjoint",
-    "rk_step",
-    "solve_ode",
-    "solve_sde",
-    "stiffness_estimate",
-    "tableau",
-]
+_EXPORTS = {
+    "ADJOINTS": "methods",
+    "DEFAULT_MAX_STEPS": "recorder",
+    "METHODS": "methods",
+    "SDE_METHODS": "methods",
+    "NeuralODE": "ode",
+    "NeuralSDE": "sde",
+    "NonFiniteState": "errors",
+    "Penalty": "hooks",
+    "SolveContext": "hooks",
+    "SolveHooks": "hooks",
+    "SolveInfo": "info",
+    "SolveSpec": "hooks",
+    "SolverError": "errors",
+    "Step": "hooks",
+    "StepBudgetExceeded": "errors",
+    "StepSizeUnderflow": "errors",
+    "Tableau": "runge_kutta",
+    "error_ratio": "runge_kutta",
+    "parse_adjoint": "methods",
+    "rk_step": "runge_kutta",
+    "solve_ode": "ode",
+    "solve_sde": "sde",
+    "stiffness_estimate": "runge_kutta",
+    "tableau": "ode",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

@@ -19,8 +19,9 @@ from torchdiffeq._impl.misc import _rms_norm
 from torchdiffeq._impl.odeint import SOLVERS
 
 from study.nde.errors import NonFiniteState, SolverError, StepBudgetExceeded, StepSizeUnderflow
+from study.nde.methods import METHODS
 from study.nde.recorder import ODEStep, StepRecorder
-from study.nde.tableau import Tableau
+from study.nde.runge_kutta import Tableau
 
 EXPECTED_VERSION = "0.2.5"
 if torchdiffeq.__version__ != EXPECTED_VERSION:  # pragma: no cover - guarded by the exact pin
@@ -29,7 +30,6 @@ if torchdiffeq.__version__ != EXPECTED_VERSION:  # pragma: no cover - guarded by
         "it relies on that version's solver internals"
     )
 
-ADAPTIVE_METHODS = ("dopri5", "bosh3", "adaptive_heun", "fehlberg2", "dopri8")
 _PREFIX = "study:"
 
 rms_norm = _rms_norm
@@ -113,7 +113,7 @@ def _recording(base: type) -> type:
     return Recording
 
 
-for _method in ADAPTIVE_METHODS:
+for _method in METHODS:
     SOLVERS[_PREFIX + _method] = _recording(SOLVERS[_method])
 
 

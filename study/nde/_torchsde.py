@@ -27,6 +27,7 @@ import torchsde
 from torchsde._core import adaptive_stepping, methods
 
 from study.nde.errors import NonFiniteState, SolverError
+from study.nde.methods import METHOD_SDE_TYPES
 from study.nde.recorder import SDEStep, StepRecorder
 
 EXPECTED_VERSION = "0.2.6"
@@ -35,18 +36,6 @@ if torchsde.__version__ != EXPECTED_VERSION:  # pragma: no cover - guarded by th
         f"study.nde needs torchsde=={EXPECTED_VERSION} (found {torchsde.__version__}); "
         "it relies on that version's solver internals"
     )
-
-# Methods whose step keeps no state between steps (step doubling re-takes any step from (t, y)),
-# with the SDE types each supports.
-METHOD_SDE_TYPES: dict[str, tuple[str, ...]] = {
-    "euler": ("ito",),
-    "milstein": ("ito", "stratonovich"),
-    "srk": ("ito",),
-    "midpoint": ("stratonovich",),
-    "heun": ("stratonovich",),
-    "euler_heun": ("stratonovich",),
-}
-ADAPTIVE_METHODS = tuple(METHOD_SDE_TYPES)
 
 _SELECT = methods.select  # torchsde's own solver lookup (replaced below by ``_select``)
 

@@ -1,4 +1,5 @@
-"""What ODE and SDE solves share: input checks, warm-started steps and the ``nn.Module`` base.
+"""What ODE and SDE solves share: the regularizer's check, warm-started steps and the
+``nn.Module`` base (the settings' checks, which need no torch, are in ``study.nde.methods``).
 
 Warm-started steps (``first_step="warm"``): an adaptive solver's own start is cautious (the ODE
 solvers' initial-step heuristic costs two evaluations and starts small, then grows steps at most
@@ -22,37 +23,6 @@ from torch import nn
 from study.nde.hooks import SolveHooks, SolveSpec
 from study.nde.info import SolveInfo
 from study.nde.recorder import DEFAULT_MAX_STEPS
-from study.params import NON_NEGATIVE, POSITIVE
-
-#: Gradient methods: backpropagation through the solver, the continuous adjoint, and the adjoint
-#: with seminorm step control (ODE solves only).
-ADJOINTS = (False, True, "seminorm")
-
-
-def parse_adjoint(value: Any) -> bool | str:
-    """``False``, ``True`` or ``"seminorm"``, also from the strings ``false``/``true``."""
-    if isinstance(value, str) and value.lower() in ("false", "true", "seminorm"):
-        return {"false": False, "true": True}.get(value.lower(), "seminorm")
-    if value is False or value is True or value == "seminorm":
-        return value
-    raise ValueError(f"unknown adjoint {value!r}: accepted are false, true and seminorm")
-
-
-def check_solver(kind: str, methods: tuple[str, ...], method: str, rtol: Any, atol: Any,
-                 adjoint: Any, first_step: Any) -> SolveSpec:
-    """The checked settings of a solve, as a ``SolveSpec``; ``ValueError`` names a bad one."""
-    if method not in methods:
-        noun = "SDE method" if kind == "sde" else "method"
-        raise ValueError(f"unknown {noun} {method!r}: adaptive methods are {', '.join(methods)}")
-    rtol = POSITIVE.check("rtol", rtol)
-    atol = NON_NEGATIVE.check("atol", atol)
-    if adjoint not in ADJOINTS or type(adjoint) not in (bool, str):
-        raise ValueError(f"unknown adjoint {adjoint!r}: accepted are False, True and 'seminorm'")
-    if kind == "sde" and adjoint == "seminorm":
-        raise ValueError(f"adjoint must be True or False for SDE solves, got {adjoint!r}")
-    if first_step is not None and first_step != "warm":
-        POSITIVE.check("first_step", first_step)
-    return SolveSpec(kind=kind, method=method, adjoint=adjoint, rtol=rtol, atol=atol)
 
 
 def check_hooks(regularizer: SolveHooks | None, spec: SolveSpec) -> SolveHooks:

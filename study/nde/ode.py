@@ -15,13 +15,12 @@ import torchdiffeq
 from torch import nn
 
 from study.nde import _torchdiffeq
-from study.nde.core import WARM, DEBlock, check_hooks, check_solver
+from study.nde.core import WARM, DEBlock, check_hooks
 from study.nde.hooks import SolveContext, SolveHooks, SolveSpec, Step
 from study.nde.info import FieldCalls, SolveInfo
+from study.nde.methods import METHODS, check_solver
 from study.nde.recorder import DEFAULT_MAX_STEPS, ODEStep, StepRecorder
-from study.nde.tableau import Tableau, combine, error_ratio, rk_step, stiffness_estimate
-
-METHODS = _torchdiffeq.ADAPTIVE_METHODS
+from study.nde.runge_kutta import Tableau, combine, error_ratio, rk_step, stiffness_estimate
 
 
 def tableau(method: str) -> Tableau:

@@ -42,14 +42,14 @@ import torchsde
 from torch import nn
 
 from study.nde import _torchsde
-from study.nde.core import WARM, DEBlock, check_hooks, check_solver
+from study.nde.core import WARM, DEBlock, check_hooks
 from study.nde.errors import NonFiniteState
 from study.nde.hooks import SolveContext, SolveHooks, SolveSpec, Step
 from study.nde.info import FieldCalls, SolveInfo
+from study.nde.methods import METHOD_SDE_TYPES, SDE_METHODS, check_solver
 from study.nde.recorder import DEFAULT_MAX_STEPS, SDEStep, StepRecorder
 from study.params import POSITIVE
 
-SDE_METHODS = _torchsde.ADAPTIVE_METHODS
 DEFAULT_DT_MIN = 1e-5  # torchsde's default: smaller steps are accepted anyway (with a warning)
 
 
@@ -104,7 +104,7 @@ def _check_sde(sde, spec: SolveSpec, dt_min, ts, y0) -> None:
     for name in ("f", "g"):
         if not callable(getattr(sde, name, None)):
             raise ValueError(f"the SDE needs a method {name}(t, y) (drift f, diffusion g)")
-    sde_types = _torchsde.METHOD_SDE_TYPES[spec.method]
+    sde_types = METHOD_SDE_TYPES[spec.method]
     if sde.sde_type not in sde_types:
         raise ValueError(f"method {spec.method!r} integrates {' and '.join(sde_types)} SDEs, "
                          f"not {sde.sde_type!r}")

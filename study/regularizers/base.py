@@ -13,15 +13,23 @@ A regularizer declares, as class attributes:
   tasks that name none for it (``None``: such a task needs an explicit weight).
 
 It then overrides the ``SolveHooks`` it needs (``check``, ``end_time``, ``selector``,
-``augment``, ``penalty``), reading the solve through the ``SolveContext`` it is given.
+``augment``, ``penalty``), reading the solve through the ``SolveContext`` it is given, and may
+refuse a task before anything is loaded (``check_task``, given the task's ``TaskInfo``).
+
+The project's regularizers import torch inside the methods that compute (``import torch`` in
+``penalty``, ``augment``, ...), never at module level: their declarations are what the command
+line, configuration checks and experiment validation read, and those load without torch.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from study.nde.hooks import SolveHooks, SolveSpec
 from study.params import Option
+
+if TYPE_CHECKING:
+    from study.tasks import TaskInfo
 
 
 class Regularizer(SolveHooks):
@@ -59,6 +67,10 @@ class Regularizer(SolveHooks):
                 f"the {self.name} regularizer does not work on {spec.kind.upper()} solves "
                 f"(method {spec.method!r})"
             )
+
+    def check_task(self, task: TaskInfo) -> None:
+        """Raise ``ValueError`` when this regularizer, with its options, cannot train on ``task``
+        (what training knows before loading it: its solver, its time grid's ``min_last_gap``)."""
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.option_values().items())

@@ -11,10 +11,13 @@ with the continuous adjoint, whose forward pass keeps no graph.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from study.nde.hooks import Penalty, SolveContext, SolveSpec, Step
 from study.regularizers.base import Regularizer
+
+if TYPE_CHECKING:
+    import torch
 
 
 class _Global(Regularizer):

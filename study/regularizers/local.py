@@ -24,8 +24,6 @@ stiffness estimate ``h * ||k_s - k_{s-1}|| / ||Y_s - Y_{s-1}||`` instead of its 
 
 from __future__ import annotations
 
-import torch
-
 from study.nde.hooks import Penalty, SolveContext, SolveSpec
 from study.params import Choice, Option
 from study.regularizers.base import Regularizer
@@ -35,6 +33,8 @@ class _Unbiased:
     """Keeps the first accepted step containing the pre-sampled time."""
 
     def __init__(self, t0: float, t1: float):
+        import torch
+
         self.time = t0 + (t1 - t0) * float(torch.rand(()))
         self.found = False
 
@@ -52,6 +52,8 @@ class _Biased:
         self.seen = 0
 
     def __call__(self, start: float, end: float) -> bool:
+        import torch
+
         self.seen += 1
         return float(torch.rand(())) * self.seen < 1.0
 
@@ -81,6 +83,8 @@ class Local(Regularizer):
         return self._pick
 
     def penalty(self, ctx: SolveContext) -> Penalty:
+        import torch
+
         chosen = ctx.selected
         if chosen is None:  # no accepted step (cannot happen for t1 > t0)
             return Penalty(ctx.ys.new_zeros(()))

@@ -8,12 +8,14 @@ step-size control; ``kinetic`` and ``jacobian`` weight the two parts.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import torch
+from typing import TYPE_CHECKING
 
 from study.nde.hooks import Augmentation, Penalty, SolveContext
 from study.params import NON_NEGATIVE, Option
 from study.regularizers.base import Regularizer
+
+if TYPE_CHECKING:
+    import torch
 
 
 class RNODE(Regularizer):
@@ -24,6 +26,8 @@ class RNODE(Regularizer):
     )
 
     def augment(self, field: Callable, y0: torch.Tensor) -> Augmentation:
+        import torch
+
         eps = torch.randn_like(y0)
 
         def dynamics(t: torch.Tensor, state: tuple) -> tuple:

@@ -1,15 +1,22 @@
 """STEER: train with a random end time ``T ~ Uniform(t1 - b, t1 + b)``, ``0 < b < t1 - t0``.
 
 Only the end time changes (no penalty term). ``NeuralODE`` uses regularizers in training mode
-only, so evaluation integrates to the true ``t1``.
+only, so evaluation integrates to the true ``t1``. ``t1 - t0`` is the gap between a solve's last
+two times: where a task declares its smallest (``TaskInfo.min_last_gap``) a ``b`` that is too
+large is refused before training starts; every solve checks it again.
 """
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from study.params import POSITIVE, Option
 from study.regularizers.base import Regularizer
+
+if TYPE_CHECKING:
+    import torch
+
+    from study.tasks import TaskInfo
 
 
 class STEER(Regularizer):
@@ -19,7 +26,17 @@ class STEER(Regularizer):
         Option("b", POSITIVE, 0.5, "end times are drawn from [t1 - b, t1 + b]"),
     )
 
+    def check_task(self, task: TaskInfo) -> None:
+        gap = task.min_last_gap
+        if gap is not None and not self.b < gap:
+            raise ValueError(
+                f"steer needs 0 < b < {gap:.6g}, the last time gap of task {task.name!r} (end "
+                f"times are drawn from [t1 - b, t1 + b]), got b={self.b}"
+            )
+
     def end_time(self, t: torch.Tensor) -> torch.Tensor:
+        import torch
+
         last_gap = float(t[-1] - t[-2])
         if not self.b < abs(last_gap):
             raise ValueError(

@@ -9,18 +9,22 @@ drive step-size control. Training is expensive -- that is the point of the compa
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import torch
-from torch.func import jvp
+from typing import TYPE_CHECKING
 
 from study.nde.hooks import Augmentation, Penalty, SolveContext
 from study.params import Choice, Option
 from study.regularizers.base import Regularizer
 
+if TYPE_CHECKING:
+    import torch
+
 
 def total_derivative(field: Callable, order: int) -> Callable:
     """``g(t, y)`` = the ``order``-th time derivative of a solution of ``dy/dt = field(t, y)``
     passing through ``y`` at ``t`` (``order=1`` is ``field`` itself)."""
+    import torch
+    from torch.func import jvp
+
     if order == 1:
         return field
     lower = total_derivative(field, order - 1)
@@ -40,6 +44,9 @@ class TayNODE(Regularizer):
     )
 
     def augment(self, field: Callable, y0: torch.Tensor) -> Augmentation:
+        import torch
+        from torch.func import jvp
+
         lower = total_derivative(field, self.order - 1)
 
         def dynamics(t: torch.Tensor, state: tuple) -> tuple:

@@ -15,27 +15,25 @@ This package reads studies and their artifacts; the only things it writes to a s
 dashboard's figures and notes.
 """
 
-from study.report.comparison import Comparison, compare
-from study.report.dashboard import is_loopback, publish
-from study.report.errors import ImagesNotWritten, ReportError
-from study.report.experiments import DashboardServer, dashboard_app, export, open_dashboard
-from study.report.stats import Analysis, analyse
-from study.report.writer import FORMATS, parse_formats, write_export
+from study._imports import lazy_exports
 
-__all__ = [
-    "FORMATS",
-    "Analysis",
-    "Comparison",
-    "DashboardServer",
-    "ImagesNotWritten",
-    "ReportError",
-    "analyse",
-    "compare",
-    "dashboard_app",
-    "export",
-    "is_loopback",
-    "open_dashboard",
-    "parse_formats",
-    "publish",
-    "write_export",
-]
+# Imported on first use: ``study.report.status`` loads without plotly and optuna-dashboard.
+_EXPORTS = {
+    "FORMATS": "writer",
+    "Analysis": "stats",
+    "Comparison": "comparison",
+    "DashboardServer": "experiments",
+    "ImagesNotWritten": "errors",
+    "ReportError": "errors",
+    "analyse": "stats",
+    "compare": "comparison",
+    "dashboard_app": "experiments",
+    "export": "experiments",
+    "is_loopback": "dashboard",
+    "open_dashboard": "experiments",
+    "parse_formats": "writer",
+    "publish": "dashboard",
+    "write_export": "writer",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

@@ -1,6 +1,7 @@
-"""Where an experiment stands, as text: trial counts per regularizer, failures and the fronts.
+"""Where experiments stand, as text: one experiment's trial counts per regularizer, failures and
+fronts (``experiment_status``), or every experiment's counts in one table (``storage_status``).
 
-``study status`` and ``study demo`` print it; it reads the storage only.
+``study status`` and ``study demo`` print them; they read the storage only.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from optuna.storages import BaseStorage
 
 from study.search import replicates
 from study.search import studies as _studies
-from study.search.storage import REPLICATES, experiment_studies
+from study.search.storage import REPLICATES, experiment_studies, list_experiments
 
 
 def experiment_status(storage: BaseStorage, name: str, label: str) -> str:
@@ -54,6 +55,24 @@ def experiment_status(storage: BaseStorage, name: str, label: str) -> str:
                   f"{objective}):"]
         lines += table(["regularizer", "trial", metric, objective, *params], rows)
     return "\n".join(lines)
+
+
+def storage_status(storage: BaseStorage, label: str) -> str:
+    """Every experiment in ``storage`` (``label``: the redacted URL), one row per regularizer:
+    COMPLETE search trials against the budget, RUNNING and FAIL trials, and replicate runs."""
+    rows = []
+    for name in list_experiments(storage):
+        by_reg = experiment_studies(storage, name)
+        copies = experiment_studies(storage, name, role=REPLICATES)
+        experiment = _studies.stored_experiment(next(iter(by_reg.values())))
+        for regularizer, study in by_reg.items():
+            c = _studies.counts(study)
+            rows.append([name, regularizer, f"{c.complete}/{c.budget}", c.running, c.failed,
+                         _replicates(experiment, study, copies.get(regularizer))])
+    if not rows:
+        return f"experiments in {label}: none"
+    return "\n".join([f"experiments in {label}:", "", *table(
+        ["experiment", "regularizer", "complete", "running", "failed", "replicates"], rows)])
 
 
 def _replicates(experiment, search, copies) -> str:

@@ -11,42 +11,34 @@
 The command line (``study create/worker/launch/status/demo``) is a thin layer over these.
 """
 
-from study.search.errors import ExperimentError, SearchError, StorageError
-from study.search.experiment import Experiment, load, shipped
-from study.search.launch import launch
-from study.search.storage import (
-    Backend,
-    artifact_store,
-    backend,
-    experiment_studies,
-    list_experiments,
-    open_storage,
-    redact,
-    resolve_url,
-)
-from study.search.studies import Counts, counts, create
-from study.search.worker import Worker, WorkerResult, run_worker
+from study._imports import lazy_exports
 
-__all__ = [
-    "Backend",
-    "Counts",
-    "Experiment",
-    "ExperimentError",
-    "SearchError",
-    "StorageError",
-    "Worker",
-    "WorkerResult",
-    "artifact_store",
-    "backend",
-    "counts",
-    "create",
-    "experiment_studies",
-    "launch",
-    "list_experiments",
-    "load",
-    "open_storage",
-    "redact",
-    "resolve_url",
-    "run_worker",
-    "shipped",
-]
+# A function named like its module is bound now: a lazy one would be hidden by the module once
+# ``study.search.launch`` is imported. That module imports no torch.
+from study.search.launch import launch
+
+# Imported on first use: the worker loads torch only with its first trial.
+_EXPORTS = {
+    "Backend": "storage",
+    "Counts": "studies",
+    "Experiment": "experiment",
+    "ExperimentError": "errors",
+    "SearchError": "errors",
+    "StorageError": "errors",
+    "Worker": "worker",
+    "WorkerResult": "worker",
+    "artifact_store": "storage",
+    "backend": "storage",
+    "counts": "studies",
+    "create": "studies",
+    "experiment_studies": "storage",
+    "list_experiments": "storage",
+    "load": "experiment",
+    "open_storage": "storage",
+    "redact": "storage",
+    "resolve_url": "storage",
+    "run_worker": "worker",
+    "shipped": "experiment",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = ["launch", *_EXPORTS]

@@ -53,7 +53,7 @@ from study import regularizers, tasks
 from study.params import POSITIVE, Real
 from study.search.early_stop import EarlyStop
 from study.search.errors import ExperimentError
-from study.train import TrainConfig, field_names
+from study.train.config import TrainConfig, field_names
 
 if sys.version_info >= (3, 11):
     import tomllib

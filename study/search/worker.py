@@ -58,8 +58,8 @@ from study.search.storage import (
     backend,
     experiment_studies,
 )
-from study.train import TrainConfig, TrainingDiverged
-from study.train import train as train_run
+from study.train.config import TrainConfig
+from study.train.errors import TrainingDiverged
 
 POLL_SECONDS = 2.0
 _STORAGE_FAILURES = (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError)
@@ -171,7 +171,7 @@ class Worker:
 
     def __init__(self, url: str | None, name: str, *, device: str = "auto",
                  heartbeat: int = HEARTBEAT_SECONDS, poll: float = POLL_SECONDS,
-                 train: Callable[..., dict] = train_run, out: TextIO | None = None):
+                 train: Callable[..., dict] | None = None, out: TextIO | None = None):
         try:
             TrainConfig(device=device)
         except ValueError as exc:
@@ -181,7 +181,7 @@ class Worker:
         self.name = name
         self.device = device
         self.poll = poll
-        self.train = train
+        self.train = train or _train
         self.out = out or sys.stdout
         self.identity = worker_identity()
         self.signals = _Signals()
@@ -428,6 +428,13 @@ class Worker:
             if retry:
                 # Under the lock: the rerun is queued before any worker counts the freed slot.
                 self._retry(study, frozen)
+
+
+def _train(config: TrainConfig, **kwargs: Any) -> dict[str, Any]:
+    """``study.train.train``, imported with the first trial: torch loads only to train."""
+    from study.train.loop import train
+
+    return train(config, **kwargs)
 
 
 def _describe(params: dict[str, Any]) -> str:

@@ -10,6 +10,9 @@ per-sample loss for ``loss``), so that quality over a split is ``sum(score) / si
 ``quality`` is ``"accuracy"`` (maximised) or ``"loss"`` (minimised); the metrics training reports
 are ``val_<quality>`` and ``test_<quality>``. ``defaults`` are the task's own training budget and
 penalty weights, so that ``study train --regularizer local`` alone shows the effect.
+``quality``, ``solver_defaults`` and ``min_last_gap`` are class attributes (``TaskInfo``); a
+registered task takes them from its registry entry (``registered="name"``), which training reads
+before loading anything.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ import torch
 from torch import nn
 
 from study.nde import DEFAULT_MAX_STEPS, SolveHooks, SolveInfo
+from study.tasks.registry import ODE_SOLVER, QUALITIES, REGISTRY
 
 SPLITS = ("train", "val", "test")
-QUALITIES = {"accuracy": "maximize", "loss": "minimize"}
 
 @dataclass(frozen=True)
 class Defaults:
@@ -112,7 +115,18 @@ class Task(ABC):
     quality: ClassVar[str]
     #: The solver the task's model integrates with where a configuration leaves ``method``,
     #: ``rtol`` or ``atol`` out (SDE tasks name an SDE method).
-    solver_defaults: ClassVar[Mapping[str, Any]] = {"method": "dopri5", "rtol": 1e-6, "atol": 1e-6}
+    solver_defaults: ClassVar[Mapping[str, Any]] = ODE_SOLVER
+    #: The smallest gap between the last two times of any solve of the model (STEER moves the end
+    #: time by less than it); ``None``: not known.
+    min_last_gap: ClassVar[float | None] = None
+
+    def __init_subclass__(cls, *, registered: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if registered is not None:
+            info = REGISTRY[registered]
+            cls.quality = info.quality
+            cls.solver_defaults = info.solver_defaults
+            cls.min_last_gap = info.min_last_gap
 
     def __init__(self, *, name: str, splits: Mapping[str, tuple[Any, Any]], defaults: Defaults):
         missing = [s for s in SPLITS if s not in splits]

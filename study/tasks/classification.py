@@ -81,6 +81,7 @@ class ClassificationTask(Task):
     """
 
     quality = "accuracy"
+    min_last_gap = 1.0  # the model integrates over t in [0, 1]
 
     def __init__(
         self,

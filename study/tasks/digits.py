@@ -14,7 +14,7 @@ from study.tasks.base import split_indices
 from study.tasks.classification import ClassificationTask
 
 
-class Digits(ClassificationTask):
+class Digits(ClassificationTask, registered="digits"):
     @classmethod
     def load(cls, *, seed: int, data_dir: str | Path | None = None) -> Digits:
         from sklearn.datasets import load_digits

@@ -25,9 +25,6 @@ from study.tasks.fields import TimeMLP
 
 NOISE = 0.5
 SAMPLES = 4
-# Additive noise: Milstein is Euler-Maruyama there (one drift, one diffusion call per step, no
-# diffusion derivative), of strong order 1.
-SOLVER = {"method": "milstein", "rtol": 1e-3, "atol": 1e-3}
 # Default weights, measured with benchmarks/compare_sde.py (benchmarks/results/defaults.md).
 DEFAULTS = {
     "epochs": 8,
@@ -77,10 +74,8 @@ class SDEClassifier(TaskModel):
         return log_probs.logsumexp(dim=0) - math.log(self.samples)
 
 
-class DigitsSDE(ClassificationTask):
+class DigitsSDE(ClassificationTask, registered="digits-sde"):
     """The ``digits`` data with ``SDEClassifier``; ``samples`` paths per input."""
-
-    solver_defaults = SOLVER
 
     def __init__(self, *, samples: int = SAMPLES, **kwargs):
         super().__init__(**{**DEFAULTS, **kwargs})

@@ -81,7 +81,7 @@ def find_files(data_dir: str | Path | None) -> dict[str, Path]:
     return found
 
 
-class MNIST(ClassificationTask):
+class MNIST(ClassificationTask, registered="mnist"):
     @classmethod
     def load(cls, *, seed: int, data_dir: str | Path | None = None) -> MNIST:
         paths = find_files(data_dir)

@@ -114,9 +114,7 @@ class LatentODE(TaskModel):
         return self.decoder(zs).transpose(0, 1)  # (batch, G, 2)
 
 
-class Spiral(Task):
-    quality = "loss"
-
+class Spiral(Task, registered="spiral"):
     def __init__(self, *, seed: int, n: int = N_TRAJECTORIES, latent: int = 4, hidden: int = 32,
                  rnn: int = 16, defaults: Defaults = DEFAULTS):
         times, values, observed = generate(n)

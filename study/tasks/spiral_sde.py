@@ -31,10 +31,6 @@ N_PATHS = 4096
 DATA_SEED = 11
 DATA_TOL = 1e-4
 
-# Milstein (one drift and one diffusion call per step) with step doubling at tolerance 1e-2: the
-# error estimate, not the step-size ramp, sets the steps, and a run takes seconds on a CPU.
-SOLVER = {"method": "milstein", "rtol": 1e-2, "atol": 1e-2}
-
 # Default weights, measured with benchmarks/compare_sde.py (benchmarks/results/defaults.md).
 DEFAULTS = Defaults(
     epochs=20,
@@ -112,10 +108,7 @@ class PathSampler(TaskModel):
         return self.block(u0, self.times.to(u0.dtype)).transpose(0, 1)
 
 
-class SpiralSDE(Task):
-    quality = "loss"
-    solver_defaults = SOLVER
-
+class SpiralSDE(Task, registered="spiral-sde"):
     def __init__(self, *, seed: int, n: int = N_PATHS, hidden: int = 32,
                  defaults: Defaults = DEFAULTS):
         times, paths = generate(n)

@@ -192,9 +192,7 @@ def per_utterance_mse(output: torch.Tensor, targets: tuple[torch.Tensor, torch.T
     return (squared * mask).sum(dim=1) / mask.sum(dim=1)
 
 
-class Vowels(Task):
-    quality = "loss"
-
+class Vowels(Task, registered="vowels"):
     def __init__(self, *, seed: int, latent: int = 16, hidden: int = 64, rnn: int = 32,
                  defaults: Defaults = DEFAULTS):
         data = pool()

@@ -14,6 +14,12 @@ default"; ``None`` for ``method``, ``rtol`` and ``atol`` is replaced by the task
 ``weight`` nor ``weight_final`` given, the task's default schedule for the regularizer is used;
 with ``weight`` alone the weight is constant; ``weight_final`` alone decays from the task's
 default weight to it. A regularizer that adds no penalty (``none``, ``steer``) takes no weight.
+
+Validation is training's own and loads no torch and no data: a registered task's declaration
+(``study.tasks.info``) tells its solver's kind, so an SDE method on an ODE task (or the reverse)
+is refused, and the regularizer checks its options against the task (``check_task``: STEER's
+``b`` against the task's last time gap). A user's task function is known only when called:
+training checks the task it returns the same way (``check_task``) before building its model.
 """
 
 from __future__ import annotations
@@ -25,8 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from study import regularizers, tasks
-from study.nde import METHODS, SDE_METHODS, parse_adjoint
-from study.nde.core import check_solver
+from study.nde.methods import METHODS, SDE_METHODS, check_solver, kind, parse_adjoint
 from study.params import NON_NEGATIVE, POSITIVE, Choice, Integer
 
 #: The solver step budget of a training solve: exceeding it means the run diverged.
@@ -53,8 +58,9 @@ class TrainConfig:
     weight: float | None = field(default=None, metadata=_help(
         "penalty weight (constant unless --weight-final is given)"))
     weight_final: float | None = field(default=None, metadata=_help(
-        "decay the weight exponentially to this over training"))
-    method: str | None = field(default=None, metadata=_help("adaptive solver"))
+        "decay the weight exponentially to this over training (with --weight alone: constant)"))
+    method: str | None = field(default=None, metadata=_help(
+        "adaptive solver, of the task's kind"))
     rtol: float | None = field(default=None, metadata=_help("relative tolerance"))
     atol: float | None = field(default=None, metadata=_help("absolute tolerance"))
     adjoint: bool | str = field(default=False, metadata=_help(
@@ -106,10 +112,13 @@ class TrainConfig:
             if getattr(self, name) is None:
                 self._put(name, solver[name])
         self._put("method", Choice(METHODS + SDE_METHODS).check("method", self.method))
+        task = tasks.info(self.task)
+        if task is not None:
+            self.check_task(task)
         self._put("adjoint", parse_adjoint(self.adjoint))
         self._put("warm_steps", Choice((False, True)).check("warm_steps", self.warm_steps))
-        kind = "sde" if self.method in SDE_METHODS else "ode"
-        spec = check_solver(kind, SDE_METHODS if kind == "sde" else METHODS, self.method,
+        solves = kind(self.method)
+        spec = check_solver(solves, SDE_METHODS if solves == "sde" else METHODS, self.method,
                             self.rtol, self.atol, self.adjoint, None)
         self._put("rtol", spec.rtol)
         self._put("atol", spec.atol)
@@ -128,6 +137,18 @@ class TrainConfig:
         self._put("max_steps", Integer(1).check("max_steps", self.max_steps))
         # Combinations the regularizer refuses (global-error with the adjoint, ...) fail now.
         self.make_regularizer().check(spec)
+
+    def check_task(self, task: tasks.TaskInfo) -> None:
+        """Refuse what cannot train on ``task``: a method of the other kind (ODE or SDE) than the
+        task's solver, or options the regularizer refuses for it (``Regularizer.check_task``)."""
+        if kind(self.method) != task.kind:
+            accepted = SDE_METHODS if task.kind == "sde" else METHODS
+            raise ValueError(
+                f"method {self.method!r} solves {kind(self.method).upper()}s and task "
+                f"{self.task!r} is an {task.kind.upper()} task: accepted are "
+                f"{', '.join(accepted)}"
+            )
+        self.make_regularizer().check_task(task)
 
     def make_regularizer(self) -> regularizers.Regularizer:
         return regularizers.make(self.regularizer, **self.options)

@@ -16,7 +16,11 @@ from ``weight`` to ``weight_final`` over all optimisation steps (Adam, ``lr``). 
 - ``epochs`` and ``curves``: per epoch, the mean training task loss (``loss``), the quality metric
   on the validation split (``val_<quality>``), the mean ``train_nfe_forward`` (``nfe``) and the
   validation split's prediction NFE with the solver's own and warm-started steps
-  (``predict_nfe``, ``predict_nfe_warm``).
+  (``predict_nfe``, ``predict_nfe_warm``);
+- ``run``: what was trained, as the ``TrainConfig`` settings (options flat) with the task's
+  defaults filled in: the weight schedule from ``weight`` to ``weight_final`` (both ``None`` for a
+  regularizer without a penalty), ``epochs``, ``batch_size``, ``lr``, the solver, and ``device``
+  as resolved (``cpu`` or ``cuda:N``). ``TrainConfig.from_dict(record["run"])`` trains it again.
 """
 
 from __future__ import annotations
@@ -72,9 +76,10 @@ class Budget:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else the CPU; asking for CUDA without it is an error."""
+    """``auto`` is CUDA when available, else the CPU; asking for CUDA without it is an error.
+    CUDA devices come with their index (``cuda`` is the current one, ``cuda:N``)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
@@ -82,7 +87,9 @@ def resolve_device(name: str) -> torch.device:
                 f"device {name!r} was asked for but CUDA is not available (this torch "
                 f"{torch.__version__} sees no GPU): use --device cpu or auto"
             )
-        if device.index is not None and device.index >= torch.cuda.device_count():
+        if device.index is None:
+            return torch.device("cuda", torch.cuda.current_device())
+        if device.index >= torch.cuda.device_count():
             raise ValueError(
                 f"device {name!r} does not exist: {torch.cuda.device_count()} CUDA device(s)"
             )
@@ -123,7 +130,10 @@ def _config(config: TrainConfig | Mapping[str, Any]) -> TrainConfig:
 
 def _build(config: TrainConfig) -> tuple[Task, TaskModel, torch.device]:
     device = resolve_device(config.device)
-    task = tasks.get(config.task, seed=config.seed, data_dir=config.data_dir).to(device)
+    task = tasks.get(config.task, seed=config.seed, data_dir=config.data_dir)
+    # A user's task function is known only now (a registered task was checked with the config).
+    config.check_task(tasks.TaskInfo.of(task, name=config.task))
+    task = task.to(device)
     solver = SolverSettings(
         method=config.method, rtol=config.rtol, atol=config.atol, adjoint=config.adjoint,
         regularizer=config.make_regularizer(), max_steps=config.max_steps,
@@ -238,6 +248,24 @@ class _Run:
             **({} if cuda is None else {"train_peak_cuda_bytes": cuda}),
             "epochs": self.budget.epochs,
             "curves": self.curves,
+            "run": self.settings(),
+        }
+
+    def settings(self) -> dict[str, Any]:
+        """What this run trained (the record's ``run``, see the module docstring)."""
+        budget = self.budget
+        weights = (None, None)  # a regularizer without a penalty takes no weight
+        if regularizers.resolve(self.config.regularizer).penalised:
+            final = budget.weight if budget.weight_final is None else budget.weight_final
+            weights = (budget.weight, final)
+        return {
+            **self.config.to_dict(),
+            "weight": weights[0],
+            "weight_final": weights[1],
+            "epochs": budget.epochs,
+            "batch_size": budget.batch_size,
+            "lr": budget.lr,
+            "device": str(self.device),
         }
 
 

@@ -16,7 +16,8 @@ TINY_TASKS = Path(__file__).parent.parent / "train"
 SMALL = ["train", "--task", "tests.train.tiny_tasks:small", "--device", "cpu"]
 
 
-def test_every_config_field_is_a_flag(capsys):
+def test_every_config_field_is_a_flag(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # no hyphenated names broken across lines
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
@@ -27,6 +28,10 @@ def test_every_config_field_is_a_flag(capsys):
         for option in regularizers.options(reg):
             assert f"{option.flag} " in text and option.help in " ".join(text.split())
     assert "[task default]" in text
+    # The solver's defaults are the registered tasks' own, SDE tasks included.
+    flat = " ".join(text.split())
+    assert "[task default: dopri5; milstein for spiral-sde, digits-sde]" in flat
+    assert "SDE tasks: euler, milstein, srk" in flat and "0.01 for spiral-sde" in flat
 
 
 def test_json_prints_only_the_record(capsys):
@@ -36,6 +41,9 @@ def test_json_prints_only_the_record(capsys):
     assert code == 0
     record = json.loads(out)
     assert record["epochs"] == 2 and "val_accuracy" in record and "curves" in record
+    assert {key: record["run"][key] for key in ("sampling", "weight", "weight_final", "rtol",
+                                                "device")} == {
+        "sampling": "biased", "weight": 2.5, "weight_final": 1.0, "rtol": 1e-5, "device": "cpu"}
     assert err == ""  # no progress bar off a terminal
 
 
@@ -43,6 +51,13 @@ def test_plain_output_and_checkpoint(capsys, tmp_path):
     assert main([*SMALL, "--epochs", "1", "--checkpoint", str(tmp_path / "m.pt")]) == 0
     out = capsys.readouterr().out
     assert "predict_nfe" in out and "curves" not in out
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    # What ran comes first, the task's defaults filled in and the device resolved.
+    assert lines[:3] == ["task tests.train.tiny_tasks:small", "regularizer none", "method dopri5"]
+    for expected in ("rtol 1e-06", "atol 1e-06", "epochs 1", "batch_size 32", "lr 0.01",
+                     "seed 0", "device cpu"):
+        assert expected in lines
+    assert not any(line.startswith("weight") for line in lines)  # none takes no weight
     assert (tmp_path / "m.pt").is_file()
 
 
@@ -55,6 +70,12 @@ def test_plain_output_and_checkpoint(capsys, tmp_path):
     (["--task", "mnist"], "--data-dir"),
     (["--regularizer", "global-error", "--adjoint", "seminorm"], "cannot be combined"),
     (["--checkpoint", "/no/such/dir/m.pt"], "does not exist"),
+    (["--method", "srk"], "method 'srk' solves SDEs and task 'digits' is an ODE task"),
+    # A user's task is checked as soon as its function returned it, before any training.
+    ([*SMALL[1:], "--method", "milstein"],
+     "method 'milstein' solves SDEs and task 'tests.train.tiny_tasks:small' is an ODE task"),
+    ([*SMALL[1:], "--regularizer", "steer", "--b", "1.5"],
+     "steer needs 0 < b < 1, the last time gap of task 'tests.train.tiny_tasks:small'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, flags, message):
     assert main(["train", *flags]) == EXIT_USAGE

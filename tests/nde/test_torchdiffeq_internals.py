@@ -4,20 +4,20 @@ import torch
 import torchdiffeq
 from torchdiffeq._impl.odeint import SOLVERS
 
-from study.nde import _torchdiffeq
+from study.nde import METHODS, _torchdiffeq
 from study.nde.recorder import StepRecorder
 from tests.nde.fields import MLPField
 
 
 def test_pinned_version_and_registered_recording_solvers():
     assert torchdiffeq.__version__ == "0.2.5"
-    for method in _torchdiffeq.ADAPTIVE_METHODS:
+    for method in METHODS:
         recording = SOLVERS[_torchdiffeq.recording_method(method)]
         assert issubclass(recording, SOLVERS[method])
 
 
 def test_tableaus_are_consistent_embedded_pairs():
-    for method in _torchdiffeq.ADAPTIVE_METHODS:
+    for method in METHODS:
         tab = _torchdiffeq.tableau(method)
         assert len(tab.a) == len(tab.c) and len(tab.b) == len(tab.e) == len(tab.c) + 1
         for c_i, row in zip(tab.c, tab.a):  # row sums equal the nodes

@@ -53,6 +53,15 @@ BAD = {
                                       "not an option of regularizer 'none'"),
     "unknown setting": (ONE.replace("epochs = 1", "epoch = 1"),
                         "not a training setting"),
+    # Experiments whose every trial would fail in training.
+    "SDE method on an ODE task": (
+        ONE.replace("epochs = 1", 'epochs = 1\nmethod = "milstein"'),
+        "method 'milstein' solves SDEs and task 'digits' is an ODE task: "
+        "accepted are dopri5, bosh3, adaptive_heun, fehlberg2, dopri8"),
+    "STEER's b beyond the task's last time gap": (
+        ONE.replace('"local"]', '"local", "steer"]', 1)
+        + "[search.steer]\nb = { low = 0.5, high = 1.5 }\n",
+        "[search.steer] b = 1.5: steer needs 0 < b < 1, the last time gap of task 'digits'"),
 }
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from study import tasks
+from study._imports import load
 
 
 def test_names_lists_the_shipped_tasks():
@@ -103,3 +104,21 @@ def test_modules_in_the_working_directory_are_found(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
     assert isinstance(tasks.get("cwd_tasks_xyz:make", seed=0), tasks.Task)
     sys.modules.pop("cwd_tasks_xyz", None)
+
+
+def test_registered_classes_carry_their_declarations():
+    for name in tasks.names():
+        declared = tasks.info(name)
+        cls = load(declared.target, label=name)
+        assert (cls.quality, dict(cls.solver_defaults), cls.min_last_gap) == (
+            declared.quality, dict(declared.solver_defaults), declared.min_last_gap)
+        assert cls.quality_objective() == tasks.quality(name)
+    assert tasks.info("digits").kind == "ode" and tasks.info("spiral-sde").kind == "sde"
+    assert tasks.info("mypkg.mod:make") is None  # a user's task is known once built
+
+
+def test_the_spiral_grid_keeps_its_declared_last_gap():
+    from study.tasks.spiral import generate
+
+    times, _, _ = generate(4)
+    assert float(times[-1] - times[-2]) >= tasks.info("spiral").min_last_gap

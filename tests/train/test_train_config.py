@@ -69,6 +69,15 @@ def test_strings_are_coerced_like_cli_values():
     ({"regularizer": "steer", "b": 0}, "b must be a positive"),
     ({"regularizer": "global-error", "adjoint": True}, "cannot be combined"),
     ({"colour": "red"}, "unknown configuration field.*colour.*accepted are task, regularizer"),
+    # What the task refuses, known without loading it: its solver's kind, its last time gap.
+    ({"method": "milstein"}, "method 'milstein' solves SDEs and task 'digits' is an ODE task: "
+     "accepted are dopri5, bosh3, adaptive_heun, fehlberg2, dopri8"),
+    ({"task": "spiral-sde", "method": "dopri5"}, "method 'dopri5' solves ODEs and task "
+     "'spiral-sde' is an SDE task: accepted are euler, milstein, srk"),
+    ({"regularizer": "steer", "b": 1.0}, "steer needs 0 < b < 1, the last time gap of task "
+     "'digits'"),
+    ({"task": "vowels", "regularizer": "steer", "b": 1.5}, "steer needs 0 < b < 1"),
+    ({"task": "spiral", "regularizer": "steer", "b": 2}, "steer needs 0 < b < 1"),
 ])
 def test_bad_values_name_themselves_and_the_accepted_ones(values, message):
     with pytest.raises(ValueError, match=message):

@@ -17,7 +17,7 @@ def test_record_has_exactly_the_documented_keys():
     assert set(record) == {
         "val_accuracy", "test_accuracy", "predict_nfe", "predict_nfe_warm",
         "predict_seconds_per_batch", "predict_seconds_per_batch_warm", "train_nfe_forward",
-        "train_nfe_backward", "train_seconds", "train_saved_bytes", "epochs", "curves",
+        "train_nfe_backward", "train_seconds", "train_saved_bytes", "epochs", "curves", "run",
     }
     assert set(record["curves"]) == {"loss", "val_accuracy", "nfe", "predict_nfe",
                                      "predict_nfe_warm"}
@@ -28,6 +28,22 @@ def test_record_has_exactly_the_documented_keys():
     assert (record["predict_nfe"] - 2) % 6 == 0
     assert record["train_nfe_forward"] >= record["predict_nfe"] - 6 + 7
     assert record["train_nfe_backward"] == 0  # backpropagation calls no field
+
+
+def test_record_echoes_what_ran_with_the_task_defaults_filled_in():
+    record = train({**SMALL, "regularizer": "local", "weight_final": 0.5, "rtol": 1e-5})
+    # tiny_tasks.small: ClassificationTask defaults (local weight 3.0), epochs 2, batch 32
+    assert record["run"] == {
+        "task": SMALL["task"], "regularizer": "local", "sampling": "unbiased",
+        "estimate": "error", "weight": 3.0, "weight_final": 0.5, "method": "dopri5",
+        "rtol": 1e-5, "atol": 1e-6, "adjoint": False, "warm_steps": False, "epochs": 2,
+        "batch_size": 32,
+        "lr": 1e-2, "seed": 0, "device": "cpu", "data_dir": None, "max_steps": 2000,
+    }
+    assert TrainConfig.from_dict(record["run"]).weight_final == 0.5  # it trains again as is
+    vanilla = train({**SMALL, "epochs": 1})["run"]
+    assert (vanilla["regularizer"], vanilla["weight"], vanilla["weight_final"]) == (
+        "none", None, None)  # no penalty, no weight
 
 
 def test_runs_are_deterministic_for_a_seed():
