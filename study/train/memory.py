@@ -26,7 +26,9 @@ class SavedBytes:
 
     def _pack(self, tensor: torch.Tensor) -> torch.Tensor:
         self._step += tensor.numel() * tensor.element_size()
-        return tensor
+        # Not the tensor itself: an operation's saved output holding its own graph would be a
+        # reference cycle through C++ that Python's collector never frees.
+        return tensor.detach()
 
     @contextlib.contextmanager
     def step(self) -> Iterator[None]:

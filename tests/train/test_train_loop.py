@@ -155,3 +155,19 @@ def test_the_memory_figure_grows_with_backpropagation_through_the_solver_not_the
     # Bytes autograd saves per step: deterministic, and the adjoint keeps no solver graph.
     assert backprop["train_saved_bytes"] > 3 * adjoint["train_saved_bytes"] > 0
     assert train(digits)["train_saved_bytes"] == backprop["train_saved_bytes"]
+
+
+def test_training_again_in_one_process_leaves_nothing_behind():
+    # Workers train many trials in one process: a trained model's tensors must be freed.
+    import gc
+
+    def tensors():
+        gc.collect()
+        return sum(isinstance(o, torch.Tensor) for o in gc.get_objects())
+
+    config = {**SMALL, "regularizer": "local", "epochs": 1}
+    train(config)
+    before = tensors()
+    train(config)
+    train(config)
+    assert tensors() == before
