@@ -1,18 +1,19 @@
 """What Pareto-aware early stopping saves, and what it costs in front quality, side by side.
 
-    .venv/bin/python benchmarks/early_stop.py [--trials 15] [--seeds 3] [--margin 0.02]
+    .venv/bin/python benchmarks/early_stop.py [--trials 15] [--seeds 5]
 
 The same study -- the local regularizer on digits, searching its weight, sampling, rtol and
-solver with the shipped sampler (multivariate TPE) -- runs with and without ``[search]
-early_stop = { at = [0.25, 0.5], margin = ... }``, for several study seeds, through the project's
-own worker and early stopping. Trials replay the recorded table of ``benchmarks/_table.py``
-(trained grid configurations, per-epoch curves; a stopped trial costs its recorded training time
-pro rata), so both arms see exactly the same training outcomes. Reported per seed and as means:
-the final validation hypervolume of the COMPLETE trials against one fixed reference point
-(vanilla's accuracy 10 % worse, 1.5 times its warm-started prediction NFE), the total training
-seconds of every trial started (pruned ones' partial time included), pruned trial counts, and the
-ratios with early stopping / without. The target: >= 0.97 of the hypervolume for <= 0.6 of the
-training time. Results: ``benchmarks/results/early_stop.md`` and ``early_stop.json``.
+solver with the shipped sampler (multivariate TPE) -- runs without early stopping and with
+several settings of ``[search] early_stop = { at = [...], margin = ... }`` and ``max_trials``,
+for several study seeds, through the project's own worker and early stopping. Trials replay the
+recorded table of ``benchmarks/_table.py`` (trained grid configurations with per-epoch curves; a
+stopped trial costs its recorded training time pro rata), so every arm sees the same training
+outcomes. Reported per setting: the final validation hypervolume of the COMPLETE trials against
+one fixed reference point (vanilla's accuracy 10 % worse, 1.5 times its warm-started prediction
+NFE) and the total training seconds of every trial started (pruned ones' partial time
+included), as ratios to the study without early stopping (mean and spread over seeds), and the
+pruned trials. The target: >= 0.97 of the hypervolume for <= 0.6 of the training time. Results:
+``benchmarks/results/early_stop.md`` and ``early_stop.json``.
 """
 
 from __future__ import annotations
@@ -27,67 +28,78 @@ from optuna.trial import TrialState
 from samplers import TABLE, curve, reference, run_study
 
 RESULTS = Path(__file__).parent / "results"
+# (fractions of the epochs, margin, max_trials as a multiple of the budget)
+SETTINGS = [((0.25, 0.5), 0.02, 3), ((0.25, 0.5), 0.0, 3), ((0.25, 0.5), 0.0, 1),
+            ((0.2,), 0.0, 1), ((0.1, 0.3), 0.0, 1)]
+
+
+def _arm(table: dict, trials: int, seed: int, ref, box: float, rule: str = "",
+         cap: str = "") -> dict:
+    toml = (f'trials = {trials}\nsampler = "tpe"\nseed = {seed}\n{cap}'
+            + EXPERIMENT.replace("[search.local]", rule + "[search.local]"))
+    ran = run_study(table, toml, name=f"s{seed}")
+    volumes, _ = curve(ran, ref)
+    seconds = sum(t.user_attrs.get("train_seconds", 0.0) for t in ran
+                  if t.state in (TrialState.COMPLETE, TrialState.PRUNED))
+    return {"hypervolume": volumes[-1] / box if volumes else 0.0, "seconds": seconds,
+            "pruned": sum(t.state == TrialState.PRUNED for t in ran), "started": len(ran)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=15)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--margin", type=float, default=0.02)
+    parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
     table = json.loads(TABLE.read_text()) if TABLE.exists() else build(TABLE)
     ref = reference(table)
     box = (1 - ref[0]) * ref[1]
-    rows, ratios = [], []
-    for seed in range(args.seeds):
-        arms = {}
-        for label, stop in (("without", ""), ("with", "[search]\nearly_stop = { at = [0.25, "
-                                                      f"0.5], margin = {args.margin} }}\n")):
-            toml = (f'trials = {args.trials}\nsampler = "tpe"\nseed = {seed}\n'
-                    + EXPERIMENT.replace("[search.local]", stop + "[search.local]"))
-            trials = run_study(table, toml, name=f"{label}-{seed}")
-            volumes, _ = curve(trials, ref)
-            seconds = sum(t.user_attrs.get("train_seconds", 0.0) for t in trials
-                          if t.state in (TrialState.COMPLETE, TrialState.PRUNED))
-            pruned = sum(t.state == TrialState.PRUNED for t in trials)
-            arms[label] = {"hypervolume": volumes[-1] / box, "seconds": seconds,
-                           "pruned": pruned, "started": len(trials)}
-        hv = arms["with"]["hypervolume"] / arms["without"]["hypervolume"]
-        time_ratio = arms["with"]["seconds"] / arms["without"]["seconds"]
-        ratios.append((hv, time_ratio))
-        rows.append((seed, arms, hv, time_ratio))
-        print(f"seed {seed}: hypervolume ratio {hv:.3f}, training-time ratio {time_ratio:.3f}, "
-              f"{arms['with']['pruned']} pruned", flush=True)
+    baseline = [_arm(table, args.trials, seed, ref, box) for seed in range(args.seeds)]
+    results = []
+    for at, margin, factor in SETTINGS:
+        rule = (f"[search]\nearly_stop = {{ at = [{', '.join(map(str, at))}], "
+                f"margin = {margin} }}\n")
+        cap = f"max_trials = {factor * args.trials}\n"
+        arms = [_arm(table, args.trials, seed, ref, box, rule, cap)
+                for seed in range(args.seeds)]
+        hv = [a["hypervolume"] / b["hypervolume"] for a, b in zip(arms, baseline)]
+        time = [a["seconds"] / b["seconds"] for a, b in zip(arms, baseline)]
+        results.append({"at": at, "margin": margin, "max_trials": factor * args.trials,
+                        "arms": arms, "hypervolume_ratio": hv, "time_ratio": time})
+        print(f"at {at} margin {margin} max_trials {factor * args.trials}: hypervolume "
+              f"{statistics.fmean(hv):.3f}, time {statistics.fmean(time):.3f}", flush=True)
     (RESULTS / "early_stop.json").write_text(json.dumps(
-        {"reference": ref, "margin": args.margin, "trials": args.trials,
-         "seeds": [{"seed": s, **a} for s, a, _, _ in rows]}))
+        {"reference": ref, "trials": args.trials, "baseline": baseline, "settings": results}))
     lines = [
         "# Early stopping on digits (local regularizer): hypervolume kept vs training time",
         "",
         f"Command: `.venv/bin/python benchmarks/early_stop.py --trials {args.trials} --seeds "
-        f"{args.seeds} --margin {args.margin}`. Both arms run the project's worker with the "
-        "shipped sampler (multivariate TPE) on the same recorded table of trained "
-        f"configurations (`benchmarks/results/{TABLE.name}`), so they see the same training "
-        "outcomes; early stopping compares trials at 25 % and 50 % of the epochs. Normalised "
-        f"validation hypervolume of the {args.trials} COMPLETE trials against val_accuracy = "
+        f"{args.seeds}`. Every arm runs the project's worker with the shipped sampler "
+        "(multivariate TPE) on the same recorded table of trained configurations "
+        f"(`benchmarks/results/{TABLE.name}`, 10 epochs per run), so all see the same training "
+        f"outcomes. A study's budget is {args.trials} COMPLETE trials; pruned trials do not "
+        "count toward it, and `max_trials` caps the trials started. Ratios: with early stopping "
+        "/ without, per study seed; mean ± standard deviation over "
+        f"{args.seeds} seeds. Normalised validation hypervolume against val_accuracy = "
         f"{ref[0]:.4g}, predict_nfe_warm = {ref[1]:.4g}.",
         "",
-        "| study seed | hypervolume without | with | ratio | training s without | with | ratio "
-        "| pruned | trials started (with) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| at (fractions of the epochs) | margin | max_trials | hypervolume ratio | "
+        "training-time ratio | pruned per study | target (>= 0.97, <= 0.6) |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
-    for seed, arms, hv, time_ratio in rows:
-        lines.append(
-            f"| {seed} | {arms['without']['hypervolume']:.4g} | {arms['with']['hypervolume']:.4g}"
-            f" | {hv:.3f} | {arms['without']['seconds']:.0f} | {arms['with']['seconds']:.0f} | "
-            f"{time_ratio:.3f} | {arms['with']['pruned']} | {arms['with']['started']} |")
-    hv_mean = statistics.fmean(r[0] for r in ratios)
-    time_mean = statistics.fmean(r[1] for r in ratios)
-    met = hv_mean >= 0.97 and time_mean <= 0.6
-    lines += ["", f"Mean ratios: hypervolume {hv_mean:.3f}, training time {time_mean:.3f} "
-              f"(target >= 0.97 and <= 0.6: {'met' if met else 'missed'})."]
+    for r in results:
+        hv, time = statistics.fmean(r["hypervolume_ratio"]), statistics.fmean(r["time_ratio"])
+        met = "met" if hv >= 0.97 and time <= 0.6 else "missed"
+        pruned = statistics.fmean(a["pruned"] for a in r["arms"])
+        lines.append(f"| {', '.join(map(str, r['at']))} | {r['margin']} | {r['max_trials']} | "
+                     f"{_mean_std(r['hypervolume_ratio'])} | {_mean_std(r['time_ratio'])} | "
+                     f"{pruned:.1f} | {met} |")
     (RESULTS / "early_stop.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _mean_std(values: list[float]) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.3f} ± {spread:.3f}"
 
 
 if __name__ == "__main__":

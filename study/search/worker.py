@@ -241,20 +241,25 @@ class Worker:
                 trials = study.get_trials(deepcopy=False)
                 state[regularizer] = (_studies.counts(study, trials), len(trials))
             limit = self.experiment.failure_limit
-            given_up = [r for r, (c, _) in state.items() if not c.done and (
-                c.failures >= limit or c.started >= self.experiment.trial_limit)]
-            open_ = [r for r, (c, _) in state.items() if r not in given_up and c.live < c.budget]
+            given_up = [r for r, (c, _) in state.items() if not c.done and c.failures >= limit]
+            # A regularizer that started its cap of trials (early stopping prunes some) is
+            # finished with the COMPLETE trials it has.
+            capped = [r for r, (c, _) in state.items() if not c.done and r not in given_up
+                      and c.started >= self.experiment.trial_limit]
+            open_ = [r for r, (c, _) in state.items()
+                     if r not in given_up and r not in capped and c.live < c.budget]
             if open_:
                 order = list(self.studies)
                 regularizer = min(open_, key=lambda r: (state[r][0].live, order.index(r)))
                 return self._claim_search(regularizer, state[regularizer][1])
             finished = [r for r, (c, _) in state.items()
-                        if r not in given_up and c.done and c.running == 0]
+                        if r not in given_up and (c.done or r in capped) and c.running == 0]
             claim, settled = self._claim_replicate(finished)
             if claim is not None:
                 return claim
-            if settled and all(c.done or r in given_up for r, (c, _) in state.items()):
-                return self._finish(given_up, limit)
+            if settled and all(c.done or r in given_up or r in capped
+                               for r, (c, _) in state.items()):
+                return self._finish(given_up, limit, capped)
             return None
 
     def _start(self, regularizer: str, study: optuna.Study, replicate: bool,
@@ -311,15 +316,19 @@ class Worker:
                                   storage=self.storage)
         return self._start(regularizer, study, True, config), False
 
-    def _finish(self, given_up: list[str], limit: int) -> WorkerResult:
+    def _finish(self, given_up: list[str], limit: int, capped: list[str]) -> WorkerResult:
+        note = "" if not capped else (
+            f"; {', '.join(f'{self.name}.{r}' for r in capped)} started its cap of "
+            f"{self.experiment.trial_limit} trials (max_trials) before its budget of COMPLETE "
+            "ones")
         if given_up:
             message = (f"gave up on {', '.join(f'{self.name}.{r}' for r in given_up)} after "
-                       f"{limit} failed trial(s) or {self.experiment.trial_limit} started "
-                       "(max_failed, max_trials; see fail_reason in `study status`)")
+                       f"{limit} failed trial(s) each (see fail_reason in `study status`)"
+                       + note)
             self.log(message)
             return WorkerResult(self.complete, self.failed, 1, message)
         message = (f"every study of {self.name} has its budget and its replicates; ran "
-                   f"{self.complete} trial(s)")
+                   f"{self.complete} trial(s)" + note)
         self.log(message)
         return WorkerResult(self.complete, self.failed, 0, message)
 
