@@ -34,6 +34,8 @@ from study.search.studies import pareto_front
 LOCAL = "local"
 VANILLA = "none"
 TRAIN_SECONDS = "train_seconds"
+# Compute spent by trials recorded before the device name was.
+UNRECORDED = "device not recorded"
 NFE_METRICS = ("predict_nfe", "predict_nfe_warm")
 # The best possible quality of each kind, for the normalised hypervolume.
 IDEAL = {"accuracy": 1.0, "loss": 0.0}
@@ -107,6 +109,22 @@ class Method:
 
     def on_front(self, trial: FrozenTrial) -> bool:
         return any(t.number == trial.number for t in self.front)
+
+    @property
+    def pruned(self) -> int:
+        return sum(t.state == TrialState.PRUNED for t in self.trials)
+
+    def compute(self) -> dict[str, float]:
+        """Training seconds spent, by device name: every search trial (pruned ones' partial
+        time included) and every replicate run."""
+        runs = [*self.trials, *(r.trial for c in self.configs for r in c.runs[1:])]
+        spent: dict[str, float] = {}
+        for trial in runs:
+            seconds = trial.user_attrs.get(TRAIN_SECONDS)
+            if _is_number(seconds):
+                device = str(trial.user_attrs.get("device_name", UNRECORDED))
+                spent[device] = spent.get(device, 0.0) + float(seconds)
+        return spent
 
     def config(self, number: int) -> Config | None:
         return next((c for c in self.configs if c.trial.number == number), None)

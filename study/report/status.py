@@ -11,6 +11,9 @@ from collections.abc import Sequence
 
 from optuna.storages import BaseStorage
 
+from study.report.comparison import compare
+from study.report.errors import ReportError
+from study.report.tables import compute_text
 from study.search import replicates
 from study.search import studies as _studies
 from study.search.storage import REPLICATES, experiment_studies, list_experiments
@@ -26,6 +29,7 @@ def experiment_status(storage: BaseStorage, name: str, label: str) -> str:
     objective = experiment.objective
     maximize = first.directions[0].name == "MAXIMIZE"
     lines = [f"experiment {name} in {label}: {experiment.summary()}", ""]
+    spent = _compute(name, by_reg, copies)
     rows = []
     fronts = {}
     reasons: Counter[str] = Counter()
@@ -37,12 +41,15 @@ def experiment_status(storage: BaseStorage, name: str, label: str) -> str:
         qualities = [t.values[0] for t in front]
         best = (max if maximize else min)(qualities) if qualities else "-"
         cheapest = min(t.values[1] for t in front) if front else "-"
-        rows.append([regularizer, f"{c.complete}/{c.budget}", c.running, c.waiting, c.failed,
-                     _replicates(experiment, study, copies.get(regularizer)), best, cheapest])
+        hours, per_hour = spent.get(regularizer, ("-", "-"))
+        rows.append([regularizer, f"{c.complete}/{c.budget}", c.running, c.waiting, c.pruned,
+                     c.failed, _replicates(experiment, study, copies.get(regularizer)), best,
+                     cheapest, hours, per_hour])
         reasons.update(t.user_attrs.get("fail_reason", "no reason recorded")
                        for t in trials if t.state.name == "FAIL")
-    lines += table(["regularizer", "complete", "running", "waiting", "failed", "replicates",
-                    f"best {metric}", f"fewest {objective}"], rows)
+    lines += table(["regularizer", "complete", "running", "waiting", "pruned", "failed",
+                    "replicates", f"best {metric}", f"fewest {objective}", "training time",
+                    "hypervolume/h"], rows)
     if reasons:
         lines += ["", "Failed trials:"]
         lines += [f"  {n} x {reason}" for reason, n in reasons.most_common(5)]
@@ -73,6 +80,24 @@ def storage_status(storage: BaseStorage, label: str) -> str:
         return f"experiments in {label}: none"
     return "\n".join([f"experiments in {label}:", "", *table(
         ["experiment", "regularizer", "complete", "running", "failed", "replicates"], rows)])
+
+
+def _compute(name: str, searches: dict, copies: dict) -> dict[str, tuple[str, str]]:
+    """Per regularizer: training time by device, and the normalised validation hypervolume
+    per training hour (against the export's reference point); nothing when there is no
+    complete trial yet."""
+    try:
+        comparison = compare(name, searches, copies)
+    except ReportError:
+        return {}
+    box = comparison.box()
+    result = {}
+    for regularizer, method in comparison.methods.items():
+        spent = method.compute()
+        hours = sum(spent.values()) / 3600
+        per_hour = method.hypervolume / box / hours if hours and box else float("nan")
+        result[regularizer] = (compute_text(spent), per_hour)
+    return result
 
 
 def _replicates(experiment, search, copies) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from study.report.comparison import NFE_METRICS, TRAIN_SECONDS, Comparison, Config
+from study.report.comparison import NFE_METRICS, TRAIN_SECONDS, UNRECORDED, Comparison, Config
 from study.report.stats import Analysis, one_step_limit
 from study.report.timing import Timing, Timings, speed_up
 
@@ -160,7 +160,7 @@ def write_history_csv(comparison: Comparison, path: Path) -> Path:
 def summary_tables(comparison: Comparison, analysis: Analysis,
                    timings: Timings | None = None) -> list[Table]:
     """The summary, as tables (see the module docstring)."""
-    tables = [_counts(comparison), _hypervolumes(comparison, analysis)]
+    tables = [_counts(comparison, analysis), _hypervolumes(comparison, analysis)]
     if analysis.versus:
         tables.append(_verdicts(comparison, analysis))
     tables.append(_configurations(comparison, analysis))
@@ -169,23 +169,46 @@ def summary_tables(comparison: Comparison, analysis: Analysis,
     return tables
 
 
-def _counts(comparison: Comparison) -> Table:
+def compute_text(spent: dict[str, float]) -> str:
+    """Training time by device: CPU-hours, GPU-hours with the GPU named, hours alone for
+    trials recorded before the device was (nothing is guessed)."""
+    parts = []
+    for device, seconds in sorted(spent.items()):
+        hours = f"{seconds / 3600:.3g}"
+        if device == "cpu":
+            parts.append(f"{hours} CPU-h")
+        elif device == UNRECORDED:
+            parts.append(f"{hours} h (device not recorded)")
+        else:
+            parts.append(f"{hours} GPU-h on {device}")
+    return ", ".join(parts) or "n/a"
+
+
+def _counts(comparison: Comparison, analysis: Analysis) -> Table:
     rows = []
     for r, m in comparison.methods.items():
         runs = [run for c in m.configs for run in c.runs]
         done = sum(run.complete for run in runs)
         failed = sum(run.trial.state.name == "FAIL" for run in runs)
         wanted = len(m.configs) * comparison.replicates
+        spent = m.compute()
+        hours = sum(spent.values()) / 3600
+        per_hour = analysis.hypervolumes[r].estimate / hours if hours else float("nan")
         rows.append([r, f"{len(m.complete)}/{m.study.user_attrs.get('budget', '?')}",
-                     str(sum(t.state.name == "FAIL" for t in m.trials)), str(len(m.configs)),
-                     f"{done}/{wanted}" + (f" ({failed} failed)" if failed else "")])
+                     str(m.pruned), str(sum(t.state.name == "FAIL" for t in m.trials)),
+                     str(len(m.configs)),
+                     f"{done}/{wanted}" + (f" ({failed} failed)" if failed else ""),
+                     compute_text(spent), _fmt(per_hour)])
     seeds = comparison.replicates
     return Table(
-        "Trials and replicates",
-        ["regularizer", "search trials complete", "search trials failed",
-         "front configurations", "runs over seeds (complete/wanted)"], rows,
+        "Trials, replicates and compute",
+        ["regularizer", "search trials complete", "pruned", "failed", "front configurations",
+         "runs over seeds (complete/wanted)", "training time", "test hypervolume per hour"],
+        rows,
         note=f"Each configuration on a regularizer's validation front is trained with {seeds} "
-        f"seed(s) (the search's and {seeds - 1} more, the same for every regularizer).")
+        f"seed(s) (the search's and {seeds - 1} more, the same for every regularizer). Training "
+        "time: every search trial (pruned ones' partial time included) and every replicate; "
+        "hypervolume per hour: the normalised test hypervolume per hour of it.")
 
 
 def _hypervolumes(comparison: Comparison, analysis: Analysis) -> Table:

@@ -17,6 +17,7 @@ from ``weight`` to ``weight_final`` over all optimisation steps (Adam, ``lr``). 
   on the validation split (``val_<quality>``), the mean ``train_nfe_forward`` (``nfe``) and the
   validation split's prediction NFE with the solver's own and warm-started steps
   (``predict_nfe``, ``predict_nfe_warm``);
+- ``device_name``: ``cpu`` or the GPU's name, for compute reports;
 - ``run``: what was trained, as the ``TrainConfig`` settings (options flat) with the task's
   defaults filled in: the weight schedule from ``weight`` to ``weight_final`` (both ``None`` for a
   regularizer without a penalty), ``epochs``, ``batch_size``, ``lr``, the solver, and ``device``
@@ -249,6 +250,8 @@ class _Run:
             "epochs": self.budget.epochs,
             "curves": self.curves,
             "run": self.settings(),
+            "device_name": (torch.cuda.get_device_name(self.device)
+                            if self.device.type == "cuda" else "cpu"),
         }
 
     def settings(self) -> dict[str, Any]:

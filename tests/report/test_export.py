@@ -111,7 +111,8 @@ def test_the_summary_has_a_verdict_per_baseline_with_its_interval(exported, smal
     assert cells[6] in (*verdicts, "local has no configuration this cheap")
     timing = summary.split("## Prediction timing", 1)[1]
     assert "interleaved rounds" in timing and "µs/NFE" in timing
-    assert "## Trials and replicates" in summary and "9/9" in summary
+    assert "## Trials, replicates and compute" in summary and "9/9" in summary
+    assert "CPU-h" in summary
 
 
 def test_an_existing_export_is_refused_unless_forced_and_a_bad_out_fails_first(
@@ -167,7 +168,7 @@ def test_html_works_offline_and_renders_in_chromium_without_errors(exported, sma
     variance, colours = colour_stats(read_png(shot))
     assert variance > 100 and colours > 50
     # The summary tables are on the page, counts included.
-    for title in ("Trials and replicates", "Hypervolume", "Local vs each baseline",
+    for title in ("Trials, replicates and compute", "Hypervolume", "Local vs each baseline",
                   "Front configurations", "Prediction timing"):
         assert f"<h2>{title}</h2>" in seen.dom
     assert seen.dom.count("<table>") >= 5 and "9/9" in seen.dom

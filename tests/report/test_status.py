@@ -39,3 +39,17 @@ def test_status_without_a_name_tables_every_experiment(small_study, tmp_path, ca
         assert done and int(done[2]) > 0 and int(done[1]) + int(done[3] or 0) == int(done[2])
     assert sum(int(rows[("tiny", r)][2]) for r in ("none", "local")) == 1
     assert rows[("later", "local")] == ["0/2", "0", "0", "after", "search"]
+
+
+def test_status_of_one_experiment_states_its_compute(small_study, capsys):
+    assert main(["status", "--storage", small_study.url, "--name", small_study.name]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("regularizer"))
+    assert header.split()[-5:] == ["fewest", "predict_nfe_warm", "training", "time",
+                                   "hypervolume/h"]
+    for regularizer in ("none", "local"):
+        row = next(line for line in out.splitlines() if line.startswith(regularizer + " "))
+        # Every trial trained on this machine's CPU: hours of it, then the validation
+        # hypervolume per training hour, a positive number.
+        hours, per_hour = re.search(r"([\d.e-]+) CPU-h\s+([\d.e+-]+)\s*$", row).groups()
+        assert float(hours) > 0 and float(per_hour) > 0
