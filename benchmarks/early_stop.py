@@ -30,7 +30,8 @@ from samplers import TABLE, curve, reference, run_study
 RESULTS = Path(__file__).parent / "results"
 # (fractions of the epochs, margin, max_trials as a multiple of the budget)
 SETTINGS = [((0.25, 0.5), 0.02, 3), ((0.25, 0.5), 0.0, 3), ((0.25, 0.5), 0.0, 1),
-            ((0.2,), 0.0, 1), ((0.1, 0.3), 0.0, 1)]
+            ((0.2,), 0.0, 1), ((0.1, 0.3), 0.0, 1), ((0.1,), 0.0, 1), ((0.3,), 0.0, 1),
+            ((0.2, 0.4), 0.0, 1), ((0.5,), 0.0, 1)]
 
 
 def _arm(table: dict, trials: int, seed: int, ref, box: float, rule: str = "",
