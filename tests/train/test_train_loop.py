@@ -18,7 +18,9 @@ def test_record_has_exactly_the_documented_keys():
         "val_accuracy", "test_accuracy", "predict_nfe", "predict_nfe_warm",
         "predict_seconds_per_batch", "predict_seconds_per_batch_warm", "train_nfe_forward",
         "train_nfe_backward", "train_seconds", "train_saved_bytes", "epochs", "curves", "run",
+        "device_name",
     }
+    assert record["device_name"] == "cpu"
     assert set(record["curves"]) == {"loss", "val_accuracy", "nfe", "predict_nfe",
                                      "predict_nfe_warm"}
     assert record["epochs"] == 2 and all(len(c) == 2 for c in record["curves"].values())
