@@ -55,6 +55,7 @@ def shipped_experiments() -> list[str]:
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    from study.search.outage import OUTAGE_WINDOW_SECONDS
     from study.search.storage import HEARTBEAT_SECONDS
     from study.search.worker import POLL_SECONDS
 
@@ -66,6 +67,11 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll", type=float, default=POLL_SECONDS, metavar="SECONDS",
                         help="how often a worker with nothing to start checks again "
                         f"(default: {POLL_SECONDS:g})")
+    parser.add_argument("--outage-window", type=float, default=OUTAGE_WINDOW_SECONDS,
+                        metavar="SECONDS",
+                        help="how long a worker retries through a storage outage before it "
+                        "stops, keeping a trained result on local disk "
+                        f"(default: {OUTAGE_WINDOW_SECONDS:g})")
 
 
 def check_worker_options(args: argparse.Namespace) -> None:
@@ -73,6 +79,9 @@ def check_worker_options(args: argparse.Namespace) -> None:
         raise UserError(f"--heartbeat {args.heartbeat}: expected at least 1 second")
     if not args.poll > 0:
         raise UserError(f"--poll {args.poll}: expected a positive number of seconds")
+    if not 0 <= args.outage_window <= 7 * 24 * 3600:
+        raise UserError(f"--outage-window {args.outage_window}: expected seconds between 0 "
+                        "and a week")
 
 
 def load_experiment(args: argparse.Namespace):

@@ -2,8 +2,8 @@
 
 Start N `study worker` processes on this machine (one GPU each with --gpus), show overall progress
 and return when every study has its budget. With --experiment/--config the experiment is created
-first (as `study create`). Ctrl-C stops the workers cleanly: their running trials end as FAIL and
-are queued again.
+first (as `study create`). Ctrl-C, SIGTERM or SIGHUP stops the workers cleanly: their running
+trials end as FAIL and are queued again; if launch itself is killed, its workers get SIGTERM.
 """
 
 from __future__ import annotations
@@ -51,4 +51,5 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--regularizers/--trials/--epochs/--replicates apply to a new "
                             "experiment: give --experiment or --config too")
         return launch(url, args.name, workers=args.workers, gpus=gpus, device=args.device,
-                      heartbeat=args.heartbeat, poll=args.poll)
+                      heartbeat=args.heartbeat, poll=args.poll,
+                      outage_window=args.outage_window)

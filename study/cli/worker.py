@@ -2,8 +2,10 @@
 
 Run trials of experiment NAME, balancing its studies, until each has exactly its budget of COMPLETE
 trials; any number of workers may share the storage. A diverging trial is recorded as FAIL with its
-reason. SIGTERM/SIGINT end the running trial as FAIL, queue its configuration again and stop the
-worker (exit 143/130).
+reason. SIGTERM/SIGINT/SIGHUP end the running trial as FAIL, queue its configuration again and
+stop the worker (exit 143/130/129). Through a storage outage the worker retries for --outage-window
+seconds; a result trained meanwhile is recorded when the storage is back (or kept on local disk
+under runs/spool/ and recorded by the next worker started here).
 """
 
 from __future__ import annotations
@@ -30,5 +32,5 @@ def run(args: argparse.Namespace) -> int:
     url = _search.resolved_url(args)
     with _search.user_errors(url):
         worker = Worker(url, args.name, device=args.device, heartbeat=args.heartbeat,
-                        poll=args.poll)
+                        poll=args.poll, outage_window=args.outage_window)
         return worker.run().exit_code

@@ -4,16 +4,22 @@ Each worker is its own process (``n_jobs`` threads would share one GIL), with on
 GPUs are given (``CUDA_VISIBLE_DEVICES``) and an equal share of the CPU threads otherwise. The
 storage URL reaches the workers through ``$STUDY_STORAGE``, never their command line (which
 ``ps`` shows to everyone). Worker output goes to ``<runs>/logs/NAME.worker-<i>.log``.
+
+No orphans: each worker gets SIGTERM when ``launch`` dies, however it dies (Linux's
+parent-death signal), and SIGTERM/SIGHUP/Ctrl-C to ``launch`` stop the workers in order. A storage
+outage does not end ``launch``: it keeps following its workers, which retry for their outage
+window.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -22,7 +28,8 @@ from tqdm import tqdm
 
 from study.search import studies as _studies
 from study.search.errors import SearchError
-from study.search.storage import ENV, HEARTBEAT_SECONDS, backend, experiment_studies
+from study.search.outage import OUTAGE_WINDOW_SECONDS, cause, transient
+from study.search.storage import ENV, HEARTBEAT_SECONDS, backend, experiment_studies, scrub
 
 STOP_TIMEOUT_SECONDS = 60  # a stopped worker fails its trial and exits; then it is killed
 _REFRESH_SECONDS = 1.0
@@ -38,7 +45,7 @@ class _Process:
 
 def launch(url: str | None, name: str, *, workers: int, gpus: Sequence[str] | None = None,
            device: str = "auto", heartbeat: int = HEARTBEAT_SECONDS, poll: float = 2.0,
-           out: TextIO | None = None) -> int:
+           outage_window: float = OUTAGE_WINDOW_SECONDS, out: TextIO | None = None) -> int:
     """Run ``workers`` local worker processes until the experiment's budgets are met.
 
     Returns 0 when every study has its budget and every worker ended well; 130 after Ctrl-C
@@ -56,60 +63,100 @@ def launch(url: str | None, name: str, *, workers: int, gpus: Sequence[str] | No
     studies = experiment_studies(storage, name)
     log_dir = store.runs_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    processes = [_start(i, url, name, workers, gpus, device, heartbeat, poll, log_dir)
-                 for i in range(workers)]
-    print(f"started {workers} worker(s) for {name}; logs in {log_dir}/", file=out, flush=True)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    options = ["--device", device, "--heartbeat", str(heartbeat), "--poll", str(poll),
+               "--outage-window", str(outage_window)]
+    previous = {signum: signal.signal(signum, _raise_interrupt)
+                for signum in (signal.SIGTERM, signal.SIGHUP)}
+    processes: list[_Process] = []
     try:
-        return _follow(processes, studies, out)
+        for i in range(workers):
+            processes.append(_start(i, url, name, workers, gpus, options, log_dir))
+        print(f"started {workers} worker(s) for {name}; logs in {log_dir}/", file=out,
+              flush=True)
+        return _follow(processes, studies, out, url)
     except KeyboardInterrupt:
         print("stopping the workers (their running trials are queued again)...", file=out,
               flush=True)
         _stop(processes)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn``: the worker gets SIGTERM when ``launch`` dies (Linux; elsewhere a no-op,
+    and Ctrl-C/SIGTERM to launch still stop the workers)."""
+
+    def arm() -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # launch died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _start(index: int, url: str, name: str, workers: int, gpus: Sequence[str] | None,
-           device: str, heartbeat: int, poll: float, log_dir: Path) -> _Process:
+           options: list[str], log_dir: Path) -> _Process:
     env = {**os.environ, ENV: url}
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = str(gpus[index % len(gpus)])
     elif "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     log = log_dir / f"{name}.worker-{index}.log"
-    command = [sys.executable, "-m", "study", "worker", "--name", name, "--device", device,
-               "--heartbeat", str(heartbeat), "--poll", str(poll)]
+    command = [sys.executable, "-m", "study", "worker", "--name", name, *options]
     with open(log, "w") as handle:
         # A session of its own: Ctrl-C reaches launch only, which stops the workers in order.
         popen = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+                                 stdin=subprocess.DEVNULL, start_new_session=True,
+                                 preexec_fn=_die_with_parent(os.getpid()))
     return _Process(index, popen, log)
 
 
-def _follow(processes: list[_Process], studies: dict, out: TextIO) -> int:
+def _follow(processes: list[_Process], studies: dict, out: TextIO, url: str) -> int:
     total = sum(int(s.user_attrs["budget"]) for s in studies.values())
     bar = tqdm(total=total, desc="trials", unit="trial", file=out, dynamic_ncols=True) \
         if out.isatty() else None
     last = None
     failed_workers = 0
+    outage = False
     try:
         while True:
-            states = [_studies.counts(s) for s in studies.values()]
-            complete = sum(min(c.complete, c.budget) for c in states)
-            line = (complete, sum(c.running for c in states), sum(c.failed for c in states))
-            if bar is not None:
-                bar.update(complete - bar.n)
-                bar.set_postfix(running=line[1], failed=line[2])
-            elif line != last:
-                print(f"{complete}/{total} trials complete, {line[1]} running, {line[2]} failed",
-                      file=out, flush=True)
-            last = line
+            try:
+                states = [_studies.counts(s) for s in studies.values()]
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                if not outage:
+                    print(f"the storage is unreachable ({scrub(cause(exc), url)}); the "
+                          "workers retry through the outage, following them meanwhile",
+                          file=out, flush=True)
+                outage = True
+                states = None
+            if states is not None:
+                if outage:
+                    print("the storage is back", file=out, flush=True)
+                    outage = False
+                complete = sum(min(c.complete, c.budget) for c in states)
+                line = (complete, sum(c.running for c in states),
+                        sum(c.failed for c in states))
+                if bar is not None:
+                    bar.update(complete - bar.n)
+                    bar.set_postfix(running=line[1], failed=line[2])
+                elif line != last:
+                    print(f"{complete}/{total} trials complete, {line[1]} running, {line[2]} "
+                          "failed", file=out, flush=True)
+                last = line
             for process in processes:
                 code = process.popen.poll()
                 if code not in (None, 0) and not process.reported:
@@ -122,7 +169,15 @@ def _follow(processes: list[_Process], studies: dict, out: TextIO) -> int:
     finally:
         if bar is not None:
             bar.close()
-    done = all(c.done for c in (_studies.counts(s) for s in studies.values()))
+    try:
+        done = all(c.done for c in (_studies.counts(s) for s in studies.values()))
+    except Exception as exc:
+        if not transient(exc):
+            raise
+        print(f"the workers ended; the storage is unreachable ({scrub(cause(exc), url)}), so "
+              "whether every study has its budget is unknown: run `study status` once it is "
+              "back", file=out, flush=True)
+        return 1
     if not done:
         print("the workers ended before every study had its budget: see their logs, then run "
               "`study launch` (or `study worker`) again to go on", file=out, flush=True)

@@ -16,13 +16,22 @@ Any number of workers, on any number of machines, can share one storage. Each lo
 2. trains outside the lock, with a heartbeat thread on PostgreSQL/SQLite, and records the trial:
    COMPLETE with ``[quality, cost objective]``, or FAIL with ``fail_reason`` (divergence, error).
 
-SIGTERM and SIGINT end the running trial as FAIL, queue its configuration again and stop the
-worker; a SIGKILL'd worker's trial is failed and retried by the next worker that claims a trial.
+SIGTERM, SIGINT and SIGHUP end the running trial as FAIL, queue its configuration again and stop
+the worker; a SIGKILL'd worker's trial is failed and retried by the next worker that claims a
+trial.
+
+Storage outages (``study.search.outage``): every storage step is retried with backoff for the
+outage window; a claim is retried whole (a trial it had started is failed as never trained, and
+queued again if it came from the queue). A trained result is recorded when the storage is back:
+on its trial, or, if another worker failed that trial meanwhile, on the queued rerun of the same
+configuration; if the window runs out first, the result is kept on local disk
+(``study.search.spool``) and recorded by the next worker started here. A worker that saw the
+storage fail does not fail other workers' trials for late heartbeats during the grace period
+that follows (their heartbeats could not get through either).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -45,11 +54,13 @@ from optuna.artifacts import upload_artifact
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from study.search import replicates
+from study.search import replicates, spool
 from study.search import studies as _studies
 from study.search.early_stop import REASON, Checker, Pruned
 from study.search.errors import SearchError
+from study.search.outage import OUTAGE_WINDOW_SECONDS, OutageError, Retrier, cause, transient
 from study.search.storage import (
+    GRACE_FACTOR,
     HEARTBEAT_SECONDS,
     MAX_RETRY,
     REPLICATES,
@@ -57,12 +68,23 @@ from study.search.storage import (
     RetryLostTrial,
     backend,
     experiment_studies,
+    scrub,
 )
 from study.train.config import TrainConfig
 from study.train.errors import TrainingDiverged
 
 POLL_SECONDS = 2.0
+EXIT_STORAGE = 4  # the command line's exit status for an unusable storage
 _STORAGE_FAILURES = (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError)
+
+
+class _Spooled(Exception):
+    """A trained result went to the spool (the storage stayed unreachable, or a signal came
+    while waiting for it): the worker stops."""
+
+    def __init__(self, message: str, signum: int | None):
+        super().__init__(message)
+        self.signum = signum
 
 
 class Stop(BaseException):
@@ -101,7 +123,7 @@ class _Signals:
         self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             self._previous[signum] = signal.signal(signum, self._handle)
 
     def restore(self) -> None:
@@ -127,8 +149,11 @@ class _Signals:
 class _Heartbeat:
     """Records a running trial's heartbeat every interval (storages with heartbeats only)."""
 
-    def __init__(self, storage: BaseStorage, interval: int | None, trial_id: int):
+    def __init__(self, storage: BaseStorage, interval: int | None, trial_id: int,
+                 retrier: Retrier):
         self._storage = storage
+        self._retrier = retrier
+        self._failing = False
         self._trial_id = trial_id
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -140,8 +165,19 @@ class _Heartbeat:
 
     def _beat(self, interval: int) -> None:
         while not self._stop.wait(interval):
-            with contextlib.suppress(*_STORAGE_FAILURES):
+            try:
                 self._storage.record_heartbeat(self._trial_id)
+            except _STORAGE_FAILURES as exc:
+                # an outage: training goes on, the next beat tries again
+                if not self._failing:
+                    self._retrier.log(f"heartbeat: the storage is unreachable "
+                                      f"({self._retrier.scrub(cause(exc))}); training goes on")
+                self._failing = True
+                self._retrier.note_failure()
+            else:
+                if self._failing:
+                    self._retrier.log("heartbeat: the storage is back")
+                self._failing = False
 
     def stop(self) -> None:
         self._stop.set()
@@ -171,6 +207,7 @@ class Worker:
 
     def __init__(self, url: str | None, name: str, *, device: str = "auto",
                  heartbeat: int = HEARTBEAT_SECONDS, poll: float = POLL_SECONDS,
+                 outage_window: float = OUTAGE_WINDOW_SECONDS,
                  train: Callable[..., dict] | None = None, out: TextIO | None = None):
         try:
             TrainConfig(device=device)
@@ -181,12 +218,18 @@ class Worker:
         self.name = name
         self.device = device
         self.poll = poll
+        self.grace = GRACE_FACTOR * heartbeat
         self.train = train or _train
         self.out = out or sys.stdout
         self.identity = worker_identity()
         self.signals = _Signals()
-        self.storage = self.backend.open(heartbeat=heartbeat)
-        self.studies = experiment_studies(self.storage, name)
+        self.retrier = Retrier(outage_window, log=self.log, sleep=self.signals.sleep,
+                               scrub=lambda text: scrub(text, self.url))
+        self._orphan: tuple[optuna.Study, int, bool] | None = None
+        self.storage = self.retrier.call(
+            "opening the storage", lambda: self.backend.open(heartbeat=heartbeat))
+        self.studies = self.retrier.call(
+            "reading the experiment", lambda: experiment_studies(self.storage, name))
         first = next(iter(self.studies.values()))
         self.experiment = _studies.stored_experiment(first)
         self.metric = first.user_attrs["quality_metric"]
@@ -209,11 +252,17 @@ class Worker:
         try:
             self.log(f"experiment {self.name} at {self.backend.label}: "
                      f"{self.experiment.summary()}")
+            self.replay()
             return self._loop()
         except Stop as stop:
             message = f"stopped by {stop}"
             self.log(message)
             return WorkerResult(self.complete, self.failed, 128 + stop.signum, message)
+        except _Spooled as spooled:
+            message = str(spooled)
+            self.log(message)
+            code = EXIT_STORAGE if spooled.signum is None else 128 + spooled.signum
+            return WorkerResult(self.complete, self.failed, code, message)
         finally:
             if main:
                 self.signals.restore()
@@ -221,7 +270,7 @@ class Worker:
     def _loop(self) -> WorkerResult:
         while True:
             self.signals.check()
-            claim = self._claim()
+            claim = self.retrier.call("claiming a trial", self._claim)
             if isinstance(claim, WorkerResult):
                 return claim
             if claim is None:
@@ -232,6 +281,7 @@ class Worker:
     def _claim(self) -> _Claim | WorkerResult | None:
         """Start a trial under the experiment lock: a search trial while a budget is open, else a
         replicate of a finished regularizer's front. ``None``: wait; a result: nothing left."""
+        self._abandon_orphan()
         with self.backend.lock(self.storage, self.name):
             if self.signals.pending is not None:
                 return None  # stopping: start nothing (the loop raises Stop)
@@ -270,12 +320,36 @@ class Worker:
             # Heartbeats are recorded by this module, not by Study.optimize.
             warnings.simplefilter("ignore")
             trial = study.ask()
+        # Until the claim is recorded whole, a storage failure leaves an orphan to abandon.
+        # Parameters present right after ask() were queued (a rerun or a replicate).
+        self._orphan = (study, trial._trial_id, bool(trial.params))
         heartbeat = _Heartbeat(self.storage, self.backend.heartbeat_interval(self.storage),
-                               trial._trial_id)
-        trial.set_user_attr("worker", self.identity)
-        chosen = config(trial)
-        trial.set_user_attr("config", chosen)
+                               trial._trial_id, self.retrier)
+        try:
+            trial.set_user_attr("worker", self.identity)
+            chosen = config(trial)
+            trial.set_user_attr("config", chosen)
+        except BaseException:
+            heartbeat.stop()
+            raise
+        self._orphan = None
         return _Claim(regularizer, study, trial, chosen, heartbeat, replicate)
+
+    def _abandon_orphan(self) -> None:
+        """Fail the trial of a claim a storage failure interrupted (it never trained), and queue
+        it again if it came from the queue: its slot is free, and nothing queued is lost."""
+        if self._orphan is None:
+            return
+        study, trial_id, queued = self._orphan
+        try:
+            self.storage.set_trial_user_attr(
+                trial_id, "fail_reason", "claim interrupted by a storage failure (not trained)")
+            failed = self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            failed = False  # another worker failed it already (and queued it if it was lost)
+        if failed and queued:
+            self._retry(study, self.storage.get_trial(trial_id))
+        self._orphan = None
 
     def _claim_search(self, regularizer: str, n_trials: int) -> _Claim:
         study = optuna.load_study(
@@ -333,7 +407,11 @@ class Worker:
         return WorkerResult(self.complete, self.failed, 0, message)
 
     def _fail_lost(self, study: optuna.Study) -> None:
-        """Fail (and queue again) the running trials whose worker is gone."""
+        """Fail (and queue again) the running trials whose worker is gone; not for a grace
+        period after this worker saw the storage fail (late heartbeats are the outage's)."""
+        if self.backend.heartbeat_interval(self.storage) is not None and \
+                self.retrier.failed_within(self.grace):
+            return
         lost, reason = self.backend.lost_trials(self.storage, study)
         for trial_id in lost:
             try:
@@ -350,39 +428,133 @@ class Worker:
         study, trial = claim.study, claim.trial
         label = f"{study.study_name} trial {trial.number}"
         start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="study-trial-") as tmp:
+            try:
+                self.signals.check()
+                self.log(f"{label} started: {_describe(trial.params)}")
+                result = self._train(claim.config, self._progress(claim), Path(tmp))
+                self._record(study, trial.number, result, label)
+                self.complete += 1
+                self.log(f"{label} COMPLETE in {time.perf_counter() - start:.1f} s: "
+                         f"{self.metric}={result.values[0]:.4g} "
+                         f"{self.experiment.objective}={result.values[1]:.4g}")
+            except Stop as stop:
+                # Stopping: one try, no waiting out an outage (a scheduler's kill follows).
+                try:
+                    self.failed += 1
+                    self._fail_once(study, trial, f"interrupted by {stop}", retry=True)
+                    self.log(f"{label} FAIL: interrupted by {stop}; queued again")
+                except _STORAGE_FAILURES as exc:
+                    if not transient(exc):
+                        raise
+                    self.log(f"{label} stays RUNNING (the storage is unreachable): the next "
+                             "worker fails it once its heartbeat is stale and runs it again")
+                raise
+            except TrainingDiverged as exc:
+                self._fail(study, trial, f"diverged ({exc.kind}): {exc}", retry=False)
+                self.log(f"{label} FAIL: {exc}")
+            except Pruned as exc:
+                self.retrier.call(f"recording {label} as PRUNED",
+                                  lambda pruned=exc: self._prune(study, trial, pruned))
+                self.log(f"{label} PRUNED: {exc.reason}")
+            except (OutageError, _Spooled):
+                raise
+            except _STORAGE_FAILURES:
+                raise
+            except Exception as exc:  # a broken run must not end the worker: record it, go on
+                traceback.print_exc(file=self.out)
+                self._fail(study, trial, f"error: {type(exc).__name__}: {exc}", retry=False)
+                self.log(f"{label} FAIL: {type(exc).__name__}: {exc}")
+            finally:
+                claim.heartbeat.stop()
+
+    def _prune(self, study: optuna.Study, trial: optuna.Trial, exc: Pruned) -> None:
+        trial.set_user_attr(REASON, exc.reason)
+        if exc.train_seconds is not None:
+            trial.set_user_attr("train_seconds", exc.train_seconds)
+        study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
+
+    def _record(self, study: optuna.Study, number: int, result: spool.Result, label: str
+                ) -> None:
+        """Record a trained result through outages; if the window runs out (or a signal stops
+        the worker while it waits), keep it in the spool and stop."""
         try:
-            self.signals.check()
-            self.log(f"{label} started: {_describe(trial.params)}")
-            values = self._train(trial, claim.config, self._progress(claim))
-            if study.tell(trial, values, skip_if_finished=True).state != TrialState.COMPLETE:
-                raise optuna.exceptions.UpdateFinishedTrialError(label)
-            self.complete += 1
-            self.log(f"{label} COMPLETE in {time.perf_counter() - start:.1f} s: "
-                     f"{self.metric}={values[0]:.4g} {self.experiment.objective}={values[1]:.4g}")
-        except Stop as stop:
-            self._fail(study, trial, f"interrupted by {stop}", retry=True)
-            self.log(f"{label} FAIL: interrupted by {stop}; queued again")
-            raise
-        except TrainingDiverged as exc:
-            self._fail(study, trial, f"diverged ({exc.kind}): {exc}", retry=False)
-            self.log(f"{label} FAIL: {exc}")
-        except Pruned as exc:
-            trial.set_user_attr(REASON, exc.reason)
-            if exc.train_seconds is not None:
-                trial.set_user_attr("train_seconds", exc.train_seconds)
-            study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
-            self.log(f"{label} PRUNED: {exc.reason}")
-        except optuna.exceptions.UpdateFinishedTrialError:
-            self.log(f"{label} was failed by another worker (its heartbeat was late); "
-                     "its configuration is queued again")
-        except _STORAGE_FAILURES:
-            raise
-        except Exception as exc:  # a broken run must not end the worker: record it and go on
-            traceback.print_exc(file=self.out)
-            self._fail(study, trial, f"error: {type(exc).__name__}: {exc}", retry=False)
-            self.log(f"{label} FAIL: {type(exc).__name__}: {exc}")
-        finally:
-            claim.heartbeat.stop()
+            outcome = self.retrier.call(f"recording {label}",
+                                        lambda: self._deliver(study, number, result))
+        except (OutageError, Stop) as exc:
+            path = spool.save(self.backend.runs_dir(), self.name, study.study_name, number,
+                              result)
+            raise _Spooled(f"{exc}; the result of {label} is kept in {path} and the next worker "
+                           "started here records it",
+                           exc.signum if isinstance(exc, Stop) else None) from None
+        if outcome:
+            self.log(f"{label}: {outcome}")
+
+    def _deliver(self, study: optuna.Study, number: int, result: spool.Result) -> str:
+        """Record ``result`` of trial ``number``: on the trial while it runs, else on the queued
+        rerun of its configuration (another worker failed it, taking its late heartbeat for a
+        lost worker). Returns what happened other than the plain case ('' for that)."""
+        storage = self.storage
+        for _ in range(3):  # the trial's state may change between reading and writing it
+            trial = storage.get_trial(
+                storage.get_trial_id_from_study_id_trial_number(study._study_id, number))
+            note = ""
+            if trial.state == TrialState.COMPLETE:
+                return "recorded already"  # a retried write whose first try got through
+            if trial.state != TrialState.RUNNING:
+                trial = self._adopt(study, trial)
+                if trial is None:
+                    return ("failed by another worker meanwhile and its rerun is already "
+                            "taken: this result is not recorded twice")
+                note = f"recorded on trial {trial.number}, the rerun of its configuration"
+            try:
+                artifacts = {key: upload_artifact(
+                    artifact_store=self.artifacts, file_path=str(path), study_or_trial=trial,
+                    storage=storage, mimetype=mimetype)
+                    for key, (path, mimetype) in result.files.items()}
+                for key, value in result.attrs.items():
+                    storage.set_trial_user_attr(trial._trial_id, key, value)
+                storage.set_trial_user_attr(trial._trial_id, "artifacts", artifacts)
+                study.tell(trial.number, result.values)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            return note
+        raise SearchError(f"{study.study_name} trial {number}: its state kept changing while "
+                          "its result was recorded")
+
+    def _adopt(self, study: optuna.Study, failed: optuna.trial.FrozenTrial
+               ) -> optuna.trial.FrozenTrial | None:
+        """Take the queued rerun of ``failed``'s configuration (WAITING -> RUNNING succeeds for
+        one worker only), or ``None`` if there is none to take."""
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            history = trial.system_attrs.get("retry_history") or [None]
+            if history[-1] != failed.number:
+                continue
+            if not self.storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
+                return None
+            self.storage.set_trial_user_attr(trial._trial_id, "worker", self.identity)
+            if "config" in failed.user_attrs:
+                self.storage.set_trial_user_attr(trial._trial_id, "config",
+                                                 failed.user_attrs["config"])
+            self.storage.set_trial_user_attr(trial._trial_id, "trained_as_trial",
+                                             failed.number)
+            return self.storage.get_trial(trial._trial_id)
+        return None
+
+    def replay(self) -> None:
+        """Record the results a worker here kept in the spool when the storage was gone."""
+        for entry in spool.pending(self.backend.runs_dir(), self.name):
+            label = f"{entry.study_name} trial {entry.number}"
+            study = optuna.load_study(study_name=entry.study_name, storage=self.storage)
+            try:
+                outcome = self.retrier.call(
+                    f"recording {label} from {entry.path}",
+                    lambda e=entry, s=study: self._deliver(s, e.number, e.result))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                outcome = "finished meanwhile: not recorded"
+            self.log(f"{label}: the result kept in {entry.path} is "
+                     + (outcome or "recorded"))
+            spool.remove(entry)
 
     def _progress(self, claim: _Claim) -> Callable[[Any], None]:
         """What ``train`` reports to: signals are checked at every step; a search trial is also
@@ -396,38 +568,44 @@ class Worker:
 
         def progress(event: Any) -> None:
             self.signals.check()
-            checker(event)
+            try:
+                checker(event)
+            except _STORAGE_FAILURES as exc:
+                if not transient(exc):
+                    raise
+                self.retrier.note_failure()
+                self.log(f"{claim.study.study_name} trial {claim.trial.number}: no early-stopping "
+                         "comparison at this epoch (the storage is unreachable)")
 
         return progress
 
-    def _train(self, trial: optuna.Trial, config: dict[str, Any],
-               progress: Callable[[Any], None]) -> list[float]:
-        with tempfile.TemporaryDirectory(prefix="study-trial-") as tmp:
-            checkpoint = Path(tmp) / "model.pt"
-            record = self.train(TrainConfig.from_dict(config), checkpoint=checkpoint,
-                                progress=progress)
-            self.signals.check()
-            values = [float(record[self.metric]), float(record[self.experiment.objective])]
-            if not all(math.isfinite(v) for v in values):
-                raise ValueError(f"non-finite objective {values}")
-            curves = Path(tmp) / "curves.json"
-            curves.write_text(json.dumps(record.get("curves", {})))
-            artifacts = {"curves": upload_artifact(
-                artifact_store=self.artifacts, file_path=str(curves), study_or_trial=trial,
-                mimetype="application/json")}
-            if checkpoint.exists():
-                artifacts["checkpoint"] = upload_artifact(
-                    artifact_store=self.artifacts, file_path=str(checkpoint),
-                    study_or_trial=trial, mimetype="application/octet-stream")
-        for key, value in record.items():
-            if isinstance(value, (int, float, str, bool)):
-                trial.set_user_attr(key, value)
-        trial.set_user_attr("artifacts", artifacts)
-        return values
+    def _train(self, config: dict[str, Any], progress: Callable[[Any], None], folder: Path
+               ) -> spool.Result:
+        """Train; the result's files (curves, checkpoint) are written to ``folder``."""
+        checkpoint = folder / "model.pt"
+        record = self.train(TrainConfig.from_dict(config), checkpoint=checkpoint,
+                            progress=progress)
+        self.signals.check()
+        values = [float(record[self.metric]), float(record[self.experiment.objective])]
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"non-finite objective {values}")
+        curves = folder / "curves.json"
+        curves.write_text(json.dumps(record.get("curves", {})))
+        files = {"curves": (curves, "application/json")}
+        if checkpoint.exists():
+            files["checkpoint"] = (checkpoint, "application/octet-stream")
+        attrs = {key: value for key, value in record.items()
+                 if isinstance(value, (int, float, str, bool))}
+        return spool.Result(values, attrs, files)
 
     def _fail(self, study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool
               ) -> None:
         self.failed += 1
+        self.retrier.call(f"recording {study.study_name} trial {trial.number} as FAIL",
+                          lambda: self._fail_once(study, trial, reason, retry))
+
+    def _fail_once(self, study: optuna.Study, trial: optuna.Trial, reason: str, retry: bool
+                   ) -> None:
         with self.backend.lock(self.storage, self.name):
             try:
                 trial.set_user_attr("fail_reason", reason)

@@ -1,0 +1,144 @@
+"""Storage outages: which failures are transient, and retrying through them for a window.
+
+A database that restarts, fails over or refuses connections for a while must not kill workers or
+throw away what they trained. ``transient(exc)`` says whether a failure is the storage being
+unreachable (connection refused or lost, server shutting down, pool timeout) rather than a
+mistake (a missing table, bad data); ``Retrier.call`` runs a storage step again with exponential
+backoff until it succeeds or the outage window (``--outage-window``, default 300 s) has passed,
+then raises ``OutageError`` naming the real cause.
+
+A step is retried whole: a claim under the experiment lock starts again from taking the lock
+(the transaction-level lock of a lost connection is gone with it), never half-way inside it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from study.search.errors import StorageError
+
+OUTAGE_WINDOW_SECONDS = 300.0
+FIRST_DELAY_SECONDS = 0.5
+MAX_DELAY_SECONDS = 15.0
+
+T = TypeVar("T")
+
+# SQLSTATE classes and codes of a server that is unreachable or going away, not of bad requests:
+# 08 connection exceptions, 57P01-57P03 admin shutdown / crash shutdown / cannot connect now,
+# 53300 too many connections.
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or while handling, outermost first."""
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__ or getattr(exc, "orig", None)
+    return seen
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is the storage being unreachable for now (worth retrying).
+
+    The database driver's error decides where there is one: an SQLSTATE of a connection
+    failure or shutdown is transient, any other SQLSTATE (a wrong password, a database that does
+    not exist, bad data) is not; no SQLSTATE means the connection itself failed (refused, reset,
+    timed out)."""
+    import sqlalchemy
+
+    links = chain(exc)
+    for link in links:
+        if type(link).__module__.startswith("psycopg"):
+            sqlstate = getattr(link, "sqlstate", None)
+            if sqlstate is None:
+                return (type(link).__name__ in ("OperationalError", "InterfaceError")
+                        and _connection_failure(str(link)))
+            return sqlstate.startswith(_TRANSIENT_SQLSTATES)
+    for link in links:
+        if isinstance(link, sqlalchemy.exc.DBAPIError) and link.connection_invalidated:
+            return True
+        if isinstance(link, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                             sqlalchemy.exc.TimeoutError, ConnectionError, TimeoutError)):
+            return True
+        if type(link).__module__.startswith("grpc") and "UNAVAILABLE" in str(link):
+            return True
+    return False
+
+
+def _connection_failure(message: str) -> bool:
+    """A failed connection without an SQLSTATE: transient unless the server answered with a
+    refusal that waiting does not cure (a wrong password, an unknown database or role)."""
+    if "FATAL:" not in message:
+        return True  # refused, reset, timed out, no route: the server did not answer
+    return any(words in message for words in (
+        "starting up", "shutting down", "too many", "recovery", "not accepting connections",
+        "terminating connection"))
+
+
+def cause(exc: BaseException) -> str:
+    """The innermost failure of ``exc``'s chain in one line (the driver's own words)."""
+    inner = chain(exc)[-1]
+    lines = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {lines[0]}" if lines else type(inner).__name__
+
+
+class OutageError(StorageError):
+    """The storage stayed unreachable for the whole outage window."""
+
+
+class Retrier:
+    """Runs storage steps through outages of up to ``window`` seconds (see the module).
+
+    ``log`` reports an outage once when it starts and once when it ends; ``sleep`` waits between
+    attempts (the worker's waits end early on SIGTERM). ``last_failure`` is the monotonic time of
+    the latest failure seen by any step or by ``note_failure`` (the heartbeat thread): a worker
+    that saw the storage fail recently does not take other workers' late heartbeats for lost
+    workers (they could not beat either).
+    """
+
+    def __init__(self, window: float = OUTAGE_WINDOW_SECONDS, *,
+                 log: Callable[[str], None] = print,
+                 sleep: Callable[[float], None] = time.sleep,
+                 scrub: Callable[[str], str] = str):
+        self.window = window
+        self.log = log
+        self.sleep = sleep
+        self.scrub = scrub
+        self.last_failure: float | None = None
+
+    def note_failure(self) -> None:
+        self.last_failure = time.monotonic()
+
+    def failed_within(self, seconds: float) -> bool:
+        return self.last_failure is not None and time.monotonic() - self.last_failure < seconds
+
+    def call(self, what: str, step: Callable[[], T]) -> T:
+        """``step()``, retried with backoff while it fails transiently, up to the window."""
+        started: float | None = None
+        delay = FIRST_DELAY_SECONDS
+        while True:
+            try:
+                result = step()
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                now = time.monotonic()
+                self.note_failure()
+                reason = self.scrub(cause(exc))
+                if started is None:
+                    started = now
+                    self.log(f"{what}: the storage is unreachable ({reason}); retrying for up "
+                             f"to {self.window:g} s")
+                elapsed = now - started
+                if elapsed >= self.window:
+                    raise OutageError(f"{what}: the storage was unreachable for {elapsed:.0f} s "
+                                      f"(--outage-window {self.window:g}): {reason}") from exc
+                self.sleep(min(delay, self.window - elapsed))
+                delay = min(2 * delay, MAX_DELAY_SECONDS)
+                continue
+            if started is not None:
+                self.log(f"{what}: the storage is back after {time.monotonic() - started:.1f} s")
+            return result
