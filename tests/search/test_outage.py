@@ -161,35 +161,35 @@ def test_a_result_the_storage_cannot_take_is_spooled_and_recorded_by_the_next_wo
 
 
 @pytest.mark.postgres
-def test_three_workers_survive_a_30_second_database_outage(pg_url, tmp_path):
-    """The acceptance run: PostgreSQL refuses connections for 30 s while three workers train
-    (heartbeat 5 s, so every heartbeat is stale when it is back): all go on, the budget is exact,
-    no trained result is lost, nothing is left RUNNING."""
+def test_launch_and_three_workers_survive_a_30_second_database_outage(pg_url, tmp_path):
+    """The acceptance run: PostgreSQL refuses connections for 30 s while the three workers of a
+    `study launch` train (heartbeat 5 s, so every heartbeat is stale when it is back): launch and
+    its workers go on, the budget is exact, no trained result is lost, nothing is left RUNNING."""
     url = sqlalchemy.make_url(pg_url)
     forwarder = Forwarder(url.host, url.port or 5432)
     through = url.set(host="127.0.0.1", port=forwarder.port).render_as_string(
         hide_password=False)
     try:
-        assert run("create", "--name", "blip", "--config", str(write_experiment(tmp_path, 3)),
-                   "--storage", through, cwd=tmp_path).returncode == 0
-        environment = env(STUDY_STORAGE=through)
-        workers = [study("worker", "--name", "blip", "--device", "cpu", "--poll", "0.3",
-                         "--heartbeat", "5", cwd=tmp_path, environment=environment)
-                   for _ in range(3)]
-        for worker in workers:
-            wait_for_training(pg_url, "blip", worker.pid, timeout=180)
+        launch = study("launch", "--name", "blip", "--workers", "3", "--device", "cpu",
+                       "--poll", "0.3", "--heartbeat", "5",
+                       "--config", str(write_experiment(tmp_path, 3)), cwd=tmp_path,
+                       environment=env(STUDY_STORAGE=through))
+        pids = _training_workers(lambda: load(pg_url, "blip").values(), 3)
         forwarder.refuse()
         time.sleep(30)  # the outage itself
         forwarder.accept()
-        assert [w.poll() for w in workers] == [None] * 3  # all survived it
-        outputs = [w.communicate(timeout=400)[0] for w in workers]
+        assert launch.poll() is None and all(_alive(pid) for pid in pids)  # all survived it
+        output = launch.communicate(timeout=400)[0]
     finally:
         forwarder.close()
-    assert [w.returncode for w in workers] == [0, 0, 0], outputs
-    text = "\n".join(outputs)
-    assert "unreachable" in text and "back" in text
+    assert launch.returncode == 0, output
+    assert "the storage is unreachable" in output and "the storage is back" in output
+    logs = [p.read_text() for p in sorted((tmp_path / "runs" / "logs").glob("blip.*.log"))]
+    assert len(logs) == 3
+    text = "\n".join([output, *logs])
+    assert "unreachable" in "\n".join(logs)
     assert PASSWORD not in text and "Traceback" not in text
-    started = set(started_trials(*outputs))
+    started = set(started_trials(*logs))
     for regularizer, s in load(pg_url, "blip").items():
         trials = s.get_trials()
         states = Counter(t.state for t in trials)
@@ -204,6 +204,24 @@ def test_three_workers_survive_a_30_second_database_outage(pg_url, tmp_path):
         assert {n for name, n in started if name == s.study_name} <= recorded
 
 
+def _training_workers(studies, count: int, timeout: float = 240) -> set[int]:
+    """The pids of ``count`` workers training a trial (RUNNING with its configuration)."""
+    deadline = time.monotonic() + timeout
+    pids: set[int] = set()
+    while time.monotonic() < deadline:
+        try:
+            pids = {int(t.user_attrs["worker"].rpartition(":")[2])
+                    for s in studies() for t in s.get_trials(
+                        deepcopy=False, states=(TrialState.RUNNING,))
+                    if "config" in t.user_attrs}
+        except Exception:  # not created yet
+            pids = set()
+        if len(pids) >= count:
+            return pids
+        time.sleep(0.2)
+    raise AssertionError(f"{count} workers did not start training within {timeout} s: {pids}")
+
+
 def test_killing_launch_stops_its_workers(tmp_path):
     """``kill -9`` of ``study launch``: its workers get SIGTERM (parent-death signal), fail
     their trials as interrupted and queue them again; none goes on alone."""
@@ -211,15 +229,7 @@ def test_killing_launch_stops_its_workers(tmp_path):
                    "--device", "cpu", "--config", str(write_experiment(tmp_path, 4)),
                    cwd=tmp_path)
     url = str(tmp_path / "runs" / "study.journal")
-    deadline = time.monotonic() + 180
-    pids: set[int] = set()
-    while len(pids) < 2 and time.monotonic() < deadline:
-        if os.path.exists(url):
-            for s in load(url, "orphans").values():
-                for t in s.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                    pids.add(int(t.user_attrs.get("worker", "x:0").rpartition(":")[2]))
-        time.sleep(0.2)
-    assert len(pids) == 2, "the two workers did not start training"
+    pids = _training_workers(lambda: load(url, "orphans").values(), 2)
     launch.send_signal(signal.SIGKILL)
     launch.communicate(timeout=30)
     deadline = time.monotonic() + 60
