@@ -45,7 +45,7 @@ from optuna.artifacts import upload_artifact
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from study.search import replicates
+from study.search import claims, replicates
 from study.search import studies as _studies
 from study.search.early_stop import REASON, Checker, Pruned
 from study.search.errors import SearchError
@@ -334,6 +334,8 @@ class Worker:
 
     def _fail_lost(self, study: optuna.Study) -> None:
         """Fail (and queue again) the running trials whose worker is gone."""
+        for line in claims.settle_abandoned(self.storage, study, self._retry):
+            self.log(line)
         lost, reason = self.backend.lost_trials(self.storage, study)
         for trial_id in lost:
             try:
