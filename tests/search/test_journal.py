@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def _refused(capsys, path: Path, *, because: str) -> None:
         assert code == 4, (args, out, err)
         assert because in err and len(err.strip().splitlines()) == 1, err
         assert "Traceback" not in err and out == ""
-    with pytest.raises(StorageError, match=because):
+    with pytest.raises(StorageError, match=re.escape(because)):
         Worker(str(path), "j", device="cpu", train=_scripted, out=io.StringIO())
     assert path.read_bytes() == before
 
@@ -86,6 +87,13 @@ def test_a_file_that_is_not_a_journal_is_an_error_never_an_empty_storage(
     code, _, err = _command(capsys, "repair", "--storage", str(journal))
     assert code == 4 and "nothing was changed" in err
     assert journal.read_bytes() == garbage
+
+
+def test_a_journal_damaged_inside_is_an_error(journal, capsys):
+    lines = journal.read_bytes().split(b"\n")
+    lines[1] = lines[1][:10] + b"\0" * 8 + lines[1][18:]
+    journal.write_bytes(b"\n".join(lines))
+    _refused(capsys, journal, because="is a damaged study journal: its line 2 (at byte")
 
 
 def test_an_empty_journal_holds_no_storage_yet_and_can_be_created_into(tmp_path, capsys):

@@ -65,9 +65,10 @@ def inspect_journal(path: Path) -> Torn | None:
         except ValueError:
             record = None
         if not isinstance(record, dict) or "op_code" not in record:
-            raise StorageError(f"{path} is not a study journal: its line {number} (at byte "
-                               f"{offset}) is not a journal record; give the storage URL of a "
-                               "journal, or of a database")
+            what = "is not a study journal" if number == 1 else "is a damaged study journal"
+            raise StorageError(f"{path} {what}: its line {number} (at byte {offset}) is not a "
+                               "journal record; give the storage URL of an intact journal, or of "
+                               "a database")
         offset += len(line) + 1
     if not tail:
         return None
