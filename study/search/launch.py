@@ -3,7 +3,8 @@
 Each worker is its own process (``n_jobs`` threads would share one GIL), with one GPU each when
 GPUs are given (``CUDA_VISIBLE_DEVICES``) and an equal share of the CPU threads otherwise. The
 storage URL reaches the workers through ``$STUDY_STORAGE``, never their command line (which
-``ps`` shows to everyone). Worker output goes to ``<runs>/logs/NAME.worker-<i>.log``.
+``ps`` shows to everyone). Worker output goes to ``<runs>/logs/NAME.<UTC time>-<launch
+pid>.worker-<i>.log``: every launch has its own logs, appended to, never truncated.
 """
 
 from __future__ import annotations
@@ -56,9 +57,11 @@ def launch(url: str | None, name: str, *, workers: int, gpus: Sequence[str] | No
     studies = experiment_studies(storage, name)
     log_dir = store.runs_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    processes = [_start(i, url, name, workers, gpus, device, heartbeat, poll, log_dir)
+    logs = f"{name}.{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.worker-"
+    processes = [_start(i, url, name, workers, gpus, device, heartbeat, poll, log_dir / logs)
                  for i in range(workers)]
-    print(f"started {workers} worker(s) for {name}; logs in {log_dir}/", file=out, flush=True)
+    print(f"started {workers} worker(s) for {name}; logs in {log_dir / logs}*.log", file=out,
+          flush=True)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return _follow(processes, studies, out)
@@ -76,16 +79,16 @@ def _raise_interrupt(signum, frame) -> None:
 
 
 def _start(index: int, url: str, name: str, workers: int, gpus: Sequence[str] | None,
-           device: str, heartbeat: int, poll: float, log_dir: Path) -> _Process:
+           device: str, heartbeat: int, poll: float, logs: Path) -> _Process:
     env = {**os.environ, ENV: url}
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = str(gpus[index % len(gpus)])
     elif "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
-    log = log_dir / f"{name}.worker-{index}.log"
+    log = logs.with_name(f"{logs.name}{index}.log")
     command = [sys.executable, "-m", "study", "worker", "--name", name, "--device", device,
                "--heartbeat", str(heartbeat), "--poll", str(poll)]
-    with open(log, "w") as handle:
+    with open(log, "a") as handle:
         # A session of its own: Ctrl-C reaches launch only, which stops the workers in order.
         popen = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, start_new_session=True)
