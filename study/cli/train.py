@@ -17,7 +17,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from study.cli._command import add_command
 from study.cli.errors import EXIT_DIVERGED, UserError
@@ -175,9 +174,13 @@ def run(args: argparse.Namespace) -> int:
     from study.train import TrainingDiverged, train
 
     config = _config(args)
-    if args.checkpoint is not None and not Path(args.checkpoint).parent.is_dir():
-        raise UserError(f"--checkpoint: directory {str(Path(args.checkpoint).parent)!r} "
-                        "does not exist")
+    if args.checkpoint is not None:
+        from study._outputs import OutputError, check_file
+
+        try:
+            check_file(args.checkpoint, "--checkpoint")
+        except OutputError as exc:
+            raise UserError(str(exc)) from None
     bar = _Bar(f"{config.task} {config.regularizer}") if sys.stderr.isatty() else None
     try:
         record = train(config, progress=bar, checkpoint=args.checkpoint)

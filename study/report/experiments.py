@@ -8,12 +8,12 @@ one-line, password-free message.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from study._outputs import OutputError, check_folder
 from study.report import dashboard
 from study.report.comparison import Comparison, compare
 from study.report.curves import Curves, read_curves
@@ -47,13 +47,10 @@ def check_output(out_dir: str | Path, name: str, formats: Iterable[str], *,
                  force: bool = False) -> Path:
     """The export folder, checked before any work: it can be written, and holds no export of
     ``name`` unless ``force`` (which overwrites it)."""
-    out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportError(f"cannot create the output folder {out}: {exc.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ReportError(f"cannot write to the output folder {out}: permission denied")
+        out = check_folder(out_dir, "output folder")
+    except OutputError as exc:
+        raise ReportError(str(exc)) from None
     present = [n for n in outputs(name, formats, FIGURE_KEYS) if (out / n).exists()]
     if present and not force:
         raise ReportError(f"{out} already holds an export of {name!r} ({present[0]}"

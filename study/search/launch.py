@@ -3,7 +3,8 @@
 Each worker is its own process (``n_jobs`` threads would share one GIL), with one GPU each when
 GPUs are given (``CUDA_VISIBLE_DEVICES``) and an equal share of the CPU threads otherwise. The
 storage URL reaches the workers through ``$STUDY_STORAGE``, never their command line (which
-``ps`` shows to everyone). Worker output goes to ``<runs>/logs/NAME.worker-<i>.log``.
+``ps`` shows to everyone). Worker output goes to ``<runs>/logs/NAME.<UTC time>-<launch
+pid>.worker-<i>.log``: every launch has its own logs, appended to, never truncated.
 
 No orphans: each worker gets SIGTERM when ``launch`` dies, however it dies (Linux's
 parent-death signal), and SIGTERM/SIGHUP/Ctrl-C to ``launch`` stop the workers in order. A storage
@@ -65,13 +66,15 @@ def launch(url: str | None, name: str, *, workers: int, gpus: Sequence[str] | No
     log_dir.mkdir(parents=True, exist_ok=True)
     options = ["--device", device, "--heartbeat", str(heartbeat), "--poll", str(poll),
                "--outage-window", str(outage_window)]
+    started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    logs = log_dir / f"{name}.{started}-{os.getpid()}.worker-"
     previous = {signum: signal.signal(signum, _raise_interrupt)
                 for signum in (signal.SIGTERM, signal.SIGHUP)}
     processes: list[_Process] = []
     try:
         for i in range(workers):
-            processes.append(_start(i, url, name, workers, gpus, options, log_dir))
-        print(f"started {workers} worker(s) for {name}; logs in {log_dir}/", file=out,
+            processes.append(_start(i, url, name, workers, gpus, options, logs))
+        print(f"started {workers} worker(s) for {name}; logs in {logs}*.log", file=out,
               flush=True)
         return _follow(processes, studies, out, url)
     except KeyboardInterrupt:
@@ -107,15 +110,15 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _start(index: int, url: str, name: str, workers: int, gpus: Sequence[str] | None,
-           options: list[str], log_dir: Path) -> _Process:
+           options: list[str], logs: Path) -> _Process:
     env = {**os.environ, ENV: url}
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = str(gpus[index % len(gpus)])
     elif "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
-    log = log_dir / f"{name}.worker-{index}.log"
+    log = logs.with_name(f"{logs.name}{index}.log")
     command = [sys.executable, "-m", "study", "worker", "--name", name, *options]
-    with open(log, "w") as handle:
+    with open(log, "a") as handle:
         # A session of its own: Ctrl-C reaches launch only, which stops the workers in order.
         popen = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, start_new_session=True,

@@ -27,6 +27,9 @@ from study.search.storage import REPLICATES, ROLE, Backend, backend, experiment_
 from study.search.storage.artifacts import DATABASE, location
 
 ARTIFACTS = "artifacts"  # study user attribute: the experiment's artifact location
+# Trial user attribute of a claim abandoned before its parameters were all chosen
+# (``study.search.claims``): failed, not rerun, and neither a failure nor a started trial.
+ABANDONED = "abandoned_claim"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
@@ -154,7 +157,8 @@ def _differences(stored: dict | None, wanted: dict) -> str:
 @dataclass(frozen=True)
 class Counts:
     """Where one study stands. ``failed`` counts every FAIL trial, ``retried`` those whose
-    configuration was queued again (worker died or was stopped)."""
+    configuration was queued again (worker died or was stopped), ``abandoned`` those whose
+    worker died before choosing all its parameters (``study.search.claims``)."""
 
     budget: int
     complete: int = 0
@@ -163,6 +167,7 @@ class Counts:
     failed: int = 0
     retried: int = 0
     pruned: int = 0  # stopped early (study.search.early_stop): not in the budget
+    abandoned: int = 0
 
     @property
     def live(self) -> int:
@@ -172,7 +177,7 @@ class Counts:
     @property
     def failures(self) -> int:
         """Failed trials not retried (diverged, errors): they count against ``max_failed``."""
-        return self.failed - self.retried
+        return self.failed - self.retried - self.abandoned
 
     @property
     def started(self) -> int:
@@ -196,6 +201,8 @@ def counts(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> Coun
         failed=by_state[TrialState.FAIL],
         retried=sum(t.state == TrialState.FAIL and t.number in retried for t in trials),
         pruned=by_state[TrialState.PRUNED],
+        abandoned=sum(t.state == TrialState.FAIL and t.number not in retried
+                      and bool(t.user_attrs.get(ABANDONED)) for t in trials),
     )
 
 

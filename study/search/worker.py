@@ -54,7 +54,7 @@ from optuna.artifacts import upload_artifact
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from study.search import replicates, spool
+from study.search import claims, replicates, spool
 from study.search import studies as _studies
 from study.search.early_stop import REASON, Checker, Pruned
 from study.search.errors import SearchError
@@ -407,8 +407,11 @@ class Worker:
         return WorkerResult(self.complete, self.failed, 0, message)
 
     def _fail_lost(self, study: optuna.Study) -> None:
-        """Fail (and queue again) the running trials whose worker is gone; not for a grace
-        period after this worker saw the storage fail (late heartbeats are the outage's)."""
+        """Fail (and queue again) the running trials whose worker is gone: abandoned claims
+        at once, trials with a stale heartbeat but not for a grace period after this worker saw
+        the storage fail (late heartbeats are the outage's)."""
+        for line in claims.settle_abandoned(self.storage, study, self._retry):
+            self.log(line)
         if self.backend.heartbeat_interval(self.storage) is not None and \
                 self.retrier.failed_within(self.grace):
             return
@@ -502,7 +505,8 @@ class Worker:
             if trial.state == TrialState.COMPLETE:
                 return "recorded already"  # a retried write whose first try got through
             if trial.state != TrialState.RUNNING:
-                trial = self._adopt(study, trial)
+                with self.backend.lock(self.storage, self.name):  # no reaper sees it half-taken
+                    trial = self._adopt(study, trial)
                 if trial is None:
                     return ("failed by another worker meanwhile and its rerun is already "
                             "taken: this result is not recorded twice")

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from study import regularizers, tasks
+from study._outputs import check_file
 from study.nde import SolverError
 from study.regularizers import Schedule
 from study.tasks import SolverSettings, Task, TaskModel
@@ -286,6 +287,8 @@ def train(
     configuration.
     """
     config = _config(config)
+    if checkpoint is not None:  # checked now: a model trained for nothing is lost time
+        checkpoint = check_file(checkpoint, "checkpoint")
     run = _Run(config, progress)
     for epoch in range(1, run.budget.epochs + 1):
         run.epoch(epoch)
@@ -294,7 +297,7 @@ def train(
         torch.save(
             {"format": CHECKPOINT_FORMAT, "config": config.to_dict(),
              "model": run.model.state_dict(), "metrics": record},
-            Path(checkpoint),
+            checkpoint,
         )
     return record
 

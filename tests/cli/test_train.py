@@ -69,7 +69,7 @@ def test_plain_output_and_checkpoint(capsys, tmp_path):
     (["--task", "no_such_module_xyz:make"], "cannot import module"),
     (["--task", "mnist"], "--data-dir"),
     (["--regularizer", "global-error", "--adjoint", "seminorm"], "cannot be combined"),
-    (["--checkpoint", "/no/such/dir/m.pt"], "does not exist"),
+    (["--checkpoint", "/no/such/dir/m.pt"], "folder /no/such/dir does not exist"),
     (["--method", "srk"], "method 'srk' solves SDEs and task 'digits' is an ODE task"),
     # A user's task is checked as soon as its function returned it, before any training.
     ([*SMALL[1:], "--method", "milstein"],
@@ -81,6 +81,29 @@ def test_bad_input_is_one_line_and_exit_2(capsys, flags, message):
     assert main(["train", *flags]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and err.startswith("study: error: ")
+
+
+@pytest.mark.parametrize(("checkpoint", "message"), [
+    ("{tmp}", "--checkpoint {tmp}: is a folder; give a file path"),
+    ("{tmp}/file.txt/m.pt", "--checkpoint {tmp}/file.txt/m.pt: {tmp}/file.txt is not a folder"),
+    # Not writable, even by root (the tests may run as root, for whom permissions are no limit).
+    ("/sys/study-m.pt", "--checkpoint /sys/study-m.pt: cannot write to folder /sys: "),
+])
+def test_an_unwritable_checkpoint_fails_before_training(capsys, monkeypatch, tmp_path,
+                                                       checkpoint, message):
+    from study.train import loop
+
+    (tmp_path / "file.txt").write_text("")
+    steps = []
+    monkeypatch.setattr(loop._Run, "epoch", lambda run, epoch: steps.append(epoch))
+    path = checkpoint.format(tmp=tmp_path)
+    assert main([*SMALL, "--checkpoint", path]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message.format(tmp=tmp_path) in err, err
+    assert steps == []  # nothing trained
+    with pytest.raises(ValueError, match=r"^checkpoint "):  # the library checks it as well
+        loop.train({"task": SMALL[2]}, checkpoint=path)
+    assert steps == []
 
 
 def test_divergence_has_its_own_exit_code(capsys):

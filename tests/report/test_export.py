@@ -14,6 +14,7 @@ from optuna._hypervolume import compute_hypervolume
 
 from study import report
 from study.cli import main
+from study.report import experiments
 from study.report.dashboard import FIGURE_IDS
 from tests.report.browser import visit
 from tests.report.images import colour_stats, read_png
@@ -116,7 +117,7 @@ def test_the_summary_has_a_verdict_per_baseline_with_its_interval(exported, smal
 
 
 def test_an_existing_export_is_refused_unless_forced_and_a_bad_out_fails_first(
-        exported, small_study, tmp_path, capsys):
+        exported, small_study, tmp_path, capsys, monkeypatch):
     out, _ = exported
     args = ["export", "--storage", small_study.url, "--name", small_study.name, "--format",
             "csv", "--no-publish", "--out"]
@@ -128,6 +129,14 @@ def test_an_existing_export_is_refused_unless_forced_and_a_bad_out_fails_first(
     started = time.monotonic()
     assert main([*args, str(blocker / "sub")]) == 2
     assert "cannot create the output folder" in capsys.readouterr().err
+    # A folder that exists and takes no files, even from root (the tests may run as root), is
+    # refused before the experiment is even read.
+    loaded = []
+    monkeypatch.setattr(experiments, "_load", lambda *a: loaded.append(a))
+    assert main([*args, "/sys"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write to the output folder /sys: " in err and err.count("\n") == 1
+    assert loaded == []
     assert time.monotonic() - started < 20  # before any re-measurement
 
 

@@ -93,7 +93,10 @@ def wait_for_training(url: str, name: str, pid: int, timeout: float = 90, *,
         for s in experiment_studies(storage, name, role=role).values():
             for t in s.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
                 if t.user_attrs.get("worker", "").endswith(f":{pid}") and "config" in t.user_attrs:
-                    return t
+                    # Read it again: Optuna reads params and user attributes in separate
+                    # SELECTs, so this snapshot may miss parameters chosen just before the
+                    # config; every one was committed before it, hence before a new read.
+                    return storage.get_trial(t._trial_id)
         time.sleep(0.05)
     raise AssertionError(f"worker {pid} started no trial within {timeout} s")
 

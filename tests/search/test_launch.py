@@ -17,8 +17,9 @@ def test_launch_runs_four_local_workers_on_the_embedded_default(tmp_path):
                  timeout=240)
     assert result.returncode == 0, result.stdout
     assert "6/6 trials complete" in result.stdout
-    logs = sorted((tmp_path / "runs" / "logs").glob("local.worker-*.log"))
+    logs = sorted((tmp_path / "runs" / "logs").glob("local.*.worker-*.log"))
     assert len(logs) == 4
+    assert f"logs in {Path('runs', 'logs', logs[0].name[:-5])}*.log" in result.stdout
     outputs = [log.read_text() for log in logs]
     for output in outputs:
         assert "Traceback" not in output
@@ -38,3 +39,13 @@ def test_launch_runs_four_local_workers_on_the_embedded_default(tmp_path):
     assert re.search(r"^none +3/3 +0 +0 +0 ", status.stdout, re.MULTILINE), status.stdout
     assert "Best trade-offs" in status.stdout
     assert Path(tmp_path / "runs" / "study.journal").stat().st_size > 0
+
+    # A second launch keeps its own logs: the first launch's stay as they were.
+    first = {log: log.read_bytes() for log in logs}
+    again = run("launch", "--name", "local", "--workers", "2", "--poll", "0.3", "--device",
+                "cpu", cwd=tmp_path, timeout=240)
+    assert again.returncode == 0, again.stdout
+    second = sorted(set((tmp_path / "runs" / "logs").glob("local.*.worker-*.log")) - set(first))
+    assert [p.name[-12:] for p in second] == ["worker-0.log", "worker-1.log"]
+    assert all("every study of local has its budget" in p.read_text() for p in second)
+    assert {log: log.read_bytes() for log in logs} == first

@@ -28,6 +28,7 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.artifacts.exceptions import ArtifactNotFound
 
 from study.search.errors import StorageError
+from study.search.storage import _locks
 
 DATABASE = "database"
 TABLE = "study_artifacts"
@@ -47,8 +48,12 @@ class DatabaseArtifactStore:
         self._metadata = metadata
 
     def create_table(self) -> None:
-        """Create the table unless it exists (``study create`` does, once)."""
-        self._metadata.create_all(self._engine, checkfirst=True)
+        """Create the table unless it exists (``study create`` does), in one transaction with
+        the schema lock on PostgreSQL: creates of two experiments at once would race."""
+        with self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                _locks.hold(connection, _locks.SCHEMA)
+            self._metadata.create_all(connection, checkfirst=True)
 
     def open_reader(self, artifact_id: str) -> BinaryIO:
         query = sqlalchemy.select(self._table.c.data).where(

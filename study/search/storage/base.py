@@ -3,7 +3,8 @@
 A backend owns, for its kind of storage: opening it (``open``), the per-experiment lock under
 which workers count and start trials (``lock``), where per-trial artifacts and worker logs live
 (``artifact_store``, ``runs_dir``), how a lost worker is detected (``lost_trials``,
-``heartbeat_interval``) and how many workers it allows (``max_workers``). Nothing outside
+``heartbeat_interval``), how many workers it allows (``max_workers``) and how it is mended after
+a write that did not finish (``repair``). Nothing outside
 ``study.search.storage`` asks which kind of storage a URL is.
 
 URLs may hold a password: ``redact`` is the only form of a URL that is ever printed, and
@@ -125,6 +126,12 @@ class Backend(ABC):
     def lost_trials(self, storage: BaseStorage, study: optuna.Study) -> tuple[list[int], str]:
         """The ids of ``study``'s RUNNING trials whose worker is gone, and why they count as
         lost."""
+
+    def repair(self) -> str:
+        """Mend what an unfinished write left behind (``study repair``); what was done, in one
+        line."""
+        raise StorageError(f"{self.label} is a database: its transactions leave no torn "
+                           "records, and study repair mends journal files only")
 
     def error(self, exc: BaseException) -> StorageError:
         """A one-line ``StorageError`` for a failure of this storage, password removed."""

@@ -4,14 +4,16 @@ heartbeat is older than the grace period has lost its worker.
 - ``postgresql+psycopg://user@host:5432/db``: the shared database for many workers on many nodes
   (``postgresql://`` is read as ``postgresql+psycopg://``); connections are tested before use,
   since long trials outlive idle connections; the experiment lock is a transaction-level advisory
-  lock (released if the worker dies; works behind PgBouncer's transaction pooling).
+  lock (released if the worker dies; works behind PgBouncer's transaction pooling), and so is
+  the lock under which ``study create`` makes the tables: concurrent creates on an empty
+  database would otherwise race in PostgreSQL's catalog (``duplicate key value violates unique
+  constraint "pg_type_typname_nsp_index"``).
 - ``sqlite:///path.db``: one worker process at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import warnings
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ import sqlalchemy
 from optuna.storages import BaseStorage, RDBStorage
 
 from study.search.errors import SearchError, StorageError
-from study.search.storage import artifacts
+from study.search.storage import _locks, artifacts
 from study.search.storage.base import (
     ARTIFACTS_ENV,
     GRACE_FACTOR,
@@ -45,7 +47,8 @@ class _Database(Backend):
         try:
             if not create:
                 self._check_tables()
-            with warnings.catch_warnings():
+            with self._schema_lock() if create else contextlib.nullcontext(), \
+                    warnings.catch_warnings():
                 # Heartbeats and their retry callback are experimental in Optuna, and chosen here.
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return RDBStorage(
@@ -60,6 +63,10 @@ class _Database(Backend):
             raise
         except Exception as exc:
             raise self.error(exc) from None
+
+    def _schema_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Held while Optuna creates its tables (``open(create=True)``)."""
+        return contextlib.nullcontext()
 
     def _check_tables(self) -> None:
         engine = sqlalchemy.create_engine(self.url, **self.engine_kwargs())
@@ -95,12 +102,19 @@ class PostgreSQL(_Database):
 
     @contextlib.contextmanager
     def lock(self, storage: BaseStorage, name: str) -> Iterator[None]:
-        key = int.from_bytes(hashlib.blake2b(f"study:{name}".encode(), digest_size=8).digest(),
-                             "big", signed=True)
         with storage.engine.begin() as connection:
-            connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"),
-                               {"key": key})
+            _locks.hold(connection, _locks.experiment(name))
             yield
+
+    @contextlib.contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        engine = sqlalchemy.create_engine(self.url, **self.engine_kwargs())
+        try:
+            with engine.begin() as connection:
+                _locks.hold(connection, _locks.SCHEMA)
+                yield
+        finally:
+            engine.dispose()
 
     def runs_dir(self) -> Path:
         return Path("runs")
