@@ -225,7 +225,8 @@ class Worker:
         self.signals = _Signals()
         self.retrier = Retrier(outage_window, log=self.log, sleep=self.signals.sleep,
                                scrub=lambda text: scrub(text, self.url))
-        self._orphan: tuple[optuna.Study, int, bool] | None = None
+        # the trial of a claim not yet complete: study, trial id, queued?, heartbeat
+        self._orphan: tuple[optuna.Study, int, bool, _Heartbeat | None] | None = None
         self.storage = self.retrier.call(
             "opening the storage", lambda: self.backend.open(heartbeat=heartbeat))
         self.studies = self.retrier.call(
@@ -270,7 +271,15 @@ class Worker:
     def _loop(self) -> WorkerResult:
         while True:
             self.signals.check()
-            claim = self.retrier.call("claiming a trial", self._claim)
+            try:
+                claim = self.retrier.call("claiming a trial", self._claim)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # The lock went with a lost connection and another worker settled this claim
+                # as abandoned meanwhile: start over.
+                self._abandon_orphan()
+                continue
+            # complete only once the lock is released: committing it can fail too
+            self._orphan = None
             if isinstance(claim, WorkerResult):
                 return claim
             if claim is None:
@@ -322,17 +331,14 @@ class Worker:
             trial = study.ask()
         # Until the claim is recorded whole, a storage failure leaves an orphan to abandon.
         # Parameters present right after ask() were queued (a rerun or a replicate).
-        self._orphan = (study, trial._trial_id, bool(trial.params))
+        queued = bool(trial.params)
+        self._orphan = (study, trial._trial_id, queued, None)
         heartbeat = _Heartbeat(self.storage, self.backend.heartbeat_interval(self.storage),
                                trial._trial_id, self.retrier)
-        try:
-            trial.set_user_attr("worker", self.identity)
-            chosen = config(trial)
-            trial.set_user_attr("config", chosen)
-        except BaseException:
-            heartbeat.stop()
-            raise
-        self._orphan = None
+        self._orphan = (study, trial._trial_id, queued, heartbeat)
+        trial.set_user_attr("worker", self.identity)
+        chosen = config(trial)
+        trial.set_user_attr("config", chosen)
         return _Claim(regularizer, study, trial, chosen, heartbeat, replicate)
 
     def _abandon_orphan(self) -> None:
@@ -340,7 +346,9 @@ class Worker:
         it again if it came from the queue: its slot is free, and nothing queued is lost."""
         if self._orphan is None:
             return
-        study, trial_id, queued = self._orphan
+        study, trial_id, queued, heartbeat = self._orphan
+        if heartbeat is not None:
+            heartbeat.stop()
         try:
             self.storage.set_trial_user_attr(
                 trial_id, "fail_reason", "claim interrupted by a storage failure (not trained)")

@@ -305,3 +305,35 @@ def test_workers_ride_out_backends_terminated_every_300_ms(pg_url, tmp_path):
     for s in load(pg_url, "storm").values():
         states = Counter(t.state for t in s.get_trials())
         assert states[TrialState.COMPLETE] == 2 and not states[TrialState.RUNNING], states
+
+
+def test_a_claim_whose_lock_is_lost_is_abandoned_and_claimed_again(tmp_path):
+    """The connection holding the experiment lock dies as the claim ends (its commit fails):
+    the claimed trial never trains, is failed as an interrupted claim, and the worker claims
+    again; the budget stays exact."""
+    import contextlib
+
+    url = str(tmp_path / "study.journal")
+    assert main(["create", "--name", "lost", "--config", str(write_experiment(tmp_path, 2)),
+                 "--regularizers", "none", "--storage", url]) == 0
+    unreachable = _failure(sqlalchemy.make_url(ADMIN_URL).set(port=_free_port())
+                           .render_as_string(hide_password=False))
+    worker = Worker(url, "lost", device="cpu", poll=0.1,
+                    train=lambda *a, **k: _record(0.5))
+    real_lock = worker.backend.lock
+    failures = iter([True])
+
+    @contextlib.contextmanager
+    def lock(storage, name):
+        with real_lock(storage, name):
+            yield
+        if next(failures, False):
+            raise unreachable
+
+    worker.backend.lock = lock
+    worker.retrier.sleep = lambda seconds: None
+    assert worker.run().exit_code == 0
+    trials = load(url, "lost")["none"].get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert trials[0].user_attrs["fail_reason"].startswith("claim interrupted")
+    assert worker.complete == 2
