@@ -55,24 +55,32 @@ def shipped_experiments() -> list[str]:
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    from study.search.intervals import HEARTBEAT_BOUNDS, POLL_BOUNDS
     from study.search.storage import HEARTBEAT_SECONDS
     from study.search.worker import POLL_SECONDS
 
     parser.add_argument("--device", default="auto",
                         help="device of the trials: auto, cpu, cuda, cuda:N (default: auto)")
-    parser.add_argument("--heartbeat", type=int, default=HEARTBEAT_SECONDS, metavar="SECONDS",
+    # Values stay strings here: study.search.intervals checks them and says what is accepted.
+    parser.add_argument("--heartbeat", default=str(HEARTBEAT_SECONDS), metavar="SECONDS",
                         help="heartbeat interval on PostgreSQL/SQLite; a trial silent for 3 "
-                        f"intervals is failed and retried (default: {HEARTBEAT_SECONDS})")
-    parser.add_argument("--poll", type=float, default=POLL_SECONDS, metavar="SECONDS",
+                        f"intervals is failed and retried ({HEARTBEAT_BOUNDS[0]} to "
+                        f"{HEARTBEAT_BOUNDS[1]}; default: {HEARTBEAT_SECONDS})")
+    parser.add_argument("--poll", default=str(POLL_SECONDS), metavar="SECONDS",
                         help="how often a worker with nothing to start checks again "
-                        f"(default: {POLL_SECONDS:g})")
+                        f"({POLL_BOUNDS[0]:g} to {POLL_BOUNDS[1]:g}; default: {POLL_SECONDS:g})")
 
 
 def check_worker_options(args: argparse.Namespace) -> None:
-    if args.heartbeat < 1:
-        raise UserError(f"--heartbeat {args.heartbeat}: expected at least 1 second")
-    if not args.poll > 0:
-        raise UserError(f"--poll {args.poll}: expected a positive number of seconds")
+    """``--heartbeat`` and ``--poll`` checked, and replaced by their numbers."""
+    from study.search import intervals
+    from study.search.errors import SearchError
+
+    try:
+        args.heartbeat = intervals.heartbeat(args.heartbeat)
+        args.poll = intervals.poll(args.poll)
+    except SearchError as exc:
+        raise UserError(str(exc)) from None
 
 
 def load_experiment(args: argparse.Namespace):

@@ -20,6 +20,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from study.search import intervals
 from study.search import studies as _studies
 from study.search.errors import SearchError
 from study.search.storage import ENV, HEARTBEAT_SECONDS, backend, experiment_studies
@@ -49,6 +50,7 @@ def launch(url: str | None, name: str, *, workers: int, gpus: Sequence[str] | No
     url = store.url
     if workers < 1:
         raise SearchError(f"--workers {workers}: expected at least 1")
+    heartbeat, poll = intervals.heartbeat(heartbeat), intervals.poll(poll)
     if store.max_workers is not None and workers > store.max_workers:
         raise SearchError(f"{store.label} takes {store.max_workers} worker(s) at a time: use the "
                           "journal file default (runs/study.journal) or PostgreSQL for more")

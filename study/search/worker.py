@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +44,8 @@ from optuna.artifacts import upload_artifact
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from study.search import replicates
+from study import _debug
+from study.search import intervals, replicates
 from study.search import studies as _studies
 from study.search.early_stop import REASON, Checker, Pruned
 from study.search.errors import SearchError
@@ -180,7 +180,8 @@ class Worker:
         self.url = self.backend.url
         self.name = name
         self.device = device
-        self.poll = poll
+        self.poll = intervals.poll(poll)
+        heartbeat = intervals.heartbeat(heartbeat)
         self.train = train or _train
         self.out = out or sys.stdout
         self.identity = worker_identity()
@@ -378,9 +379,10 @@ class Worker:
         except _STORAGE_FAILURES:
             raise
         except Exception as exc:  # a broken run must not end the worker: record it and go on
-            traceback.print_exc(file=self.out)
-            self._fail(study, trial, f"error: {type(exc).__name__}: {exc}", retry=False)
-            self.log(f"{label} FAIL: {type(exc).__name__}: {exc}")
+            if _debug.enabled():
+                _debug.print_traceback(exc, self.out)
+            self._fail(study, trial, f"error: {_debug.describe(exc)}", retry=False)
+            self.log(f"{label} FAIL: {_debug.describe(exc)}")
         finally:
             claim.heartbeat.stop()
 
