@@ -172,9 +172,11 @@ def _summary(record: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from study import threads
     from study.train import TrainingDiverged, train
 
     config = _config(args)
+    threads.apply()  # torch's pool sized by what this process may use (study.threads)
     if args.checkpoint is not None and not Path(args.checkpoint).parent.is_dir():
         raise UserError(f"--checkpoint: directory {str(Path(args.checkpoint).parent)!r} "
                         "does not exist")

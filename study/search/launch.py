@@ -1,7 +1,7 @@
 """Local workers: start N ``study worker`` processes on this machine and follow their progress.
 
 Each worker is its own process (``n_jobs`` threads would share one GIL), with one GPU each when
-GPUs are given (``CUDA_VISIBLE_DEVICES``) and an equal share of the CPU threads otherwise. The
+GPUs are given (``CUDA_VISIBLE_DEVICES``) and an equal share of the CPUs (``study.threads``). The
 storage URL reaches the workers through ``$STUDY_STORAGE``, never their command line (which
 ``ps`` shows to everyone). Worker output goes to ``<runs>/logs/NAME.worker-<i>.log``.
 """
@@ -20,6 +20,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from study import threads
 from study.search import intervals
 from study.search import studies as _studies
 from study.search.errors import SearchError
@@ -82,8 +83,8 @@ def _start(index: int, url: str, name: str, workers: int, gpus: Sequence[str] | 
     env = {**os.environ, ENV: url}
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = str(gpus[index % len(gpus)])
-    elif "OMP_NUM_THREADS" not in env:
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    if threads.OMP_ENV not in env:  # the workers share this machine's CPUs (study.threads)
+        env[threads.OMP_ENV] = str(threads.per_worker(workers))
     log = log_dir / f"{name}.worker-{index}.log"
     command = [sys.executable, "-m", "study", "worker", "--name", name, "--device", device,
                "--heartbeat", str(heartbeat), "--poll", str(poll)]

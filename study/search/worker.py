@@ -442,9 +442,12 @@ class Worker:
 
 
 def _train(config: TrainConfig, **kwargs: Any) -> dict[str, Any]:
-    """``study.train.train``, imported with the first trial: torch loads only to train."""
+    """``study.train.train``, imported with the first trial: torch loads only to train, with
+    its threads sized by what this process may use (``study.threads``)."""
+    from study import threads
     from study.train.loop import train
 
+    threads.apply()
     return train(config, **kwargs)
 
 
