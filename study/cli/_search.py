@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +124,19 @@ def user_errors(url: str | None = None) -> Iterator[None]:
             raise UserError(str(exc), EXIT_STORAGE) from None
         except SearchError as exc:
             raise UserError(str(exc), EXIT_USAGE) from None
+
+
+def study_executable() -> str:
+    """How to call ``study`` in a printed command: ``study`` if it is on PATH (an activated
+    venv), else its path next to this Python (``make demo`` runs ``.venv/bin/study`` without
+    activating the venv)."""
+    beside = Path(sys.executable).parent / "study"
+    if shutil.which("study") == str(beside) or not beside.exists():
+        return "study"
+    try:
+        return str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)
 
 
 def resolved_url(args: argparse.Namespace) -> str:
