@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from study._debug import describe
+
 _PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
@@ -24,17 +26,24 @@ def is_path(spec: Any) -> bool:
 
 def _import(module_name: str, label: str):
     try:
+        return _import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"{label}: cannot import module {module_name!r} ({exc})") from None
+    except Exception as exc:  # the module itself failed: one line, its cause for --debug
+        raise ValueError(f"{label}: importing module {module_name!r} raised "
+                         f"{describe(exc)}") from exc
+
+
+def _import_module(module_name: str):
+    try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         # Like `python -m`, look in the current directory too (console scripts do not).
         cwd = os.getcwd()
-        if exc.name == module_name.split(".")[0] and cwd not in sys.path:
-            sys.path.append(cwd)
-            try:
-                return importlib.import_module(module_name)
-            except ModuleNotFoundError:
-                pass
-        raise ValueError(f"{label}: cannot import module {module_name!r} ({exc})") from None
+        if exc.name != module_name.split(".")[0] or cwd in sys.path:
+            raise
+    sys.path.append(cwd)
+    return importlib.import_module(module_name)
 
 
 def load(path: str, *, label: str) -> Any:

@@ -3,7 +3,8 @@ demo, repair.
 
 Each subcommand is a module of ``study.cli`` with ``register(subparsers)``, which adds its parser
 and sets ``handler``. Mistakes a user can make end in a one-line message and a non-zero exit,
-never a traceback (``study.cli.errors``).
+never a traceback (``study.cli.errors``); any other failure is one line too, its exception's type
+and message, unless ``--debug`` (or ``STUDY_DEBUG=1``) asks for the traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from study.cli.errors import UserError, fail
+from study import _debug
+from study.cli._command import join_negative_values
+from study.cli.errors import EXIT_ERROR, UserError, fail
 
 # Subcommand modules, in the order ``study --help`` lists them.
 COMMANDS: list[str] = [
@@ -38,6 +41,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         description="Train neural ODEs/SDEs that are cheap to integrate, and run Optuna studies "
         "of quality vs. NFE.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of a failure (also: {_debug.ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parsers = {name: importlib.import_module(name).register(sub) for name in COMMANDS}
     if argv and argv[0] == "train":
@@ -48,14 +53,24 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    if "--debug" in argv:
+        _debug.enable()  # before parsing: a failure while building the parser shows it too
     try:
         args = build_parser(argv).parse_args(argv)
         return int(args.handler(args) or 0)
     except UserError as exc:
+        if _debug.enabled():
+            _debug.print_traceback(exc)
         return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
+    except Exception as exc:  # a failure nobody anticipated: one line, unless debugging
+        if _debug.enabled():
+            _debug.print_traceback(exc)
+            return fail(_debug.describe(exc), EXIT_ERROR)
+        return fail(f"{_debug.describe(exc)} (--debug or {_debug.ENV}=1 shows the traceback)",
+                    EXIT_ERROR)
 
 
 if __name__ == "__main__":

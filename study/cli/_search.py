@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,18 +57,21 @@ def shipped_experiments() -> list[str]:
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    from study.search.intervals import HEARTBEAT_BOUNDS, POLL_BOUNDS
     from study.search.outage import OUTAGE_WINDOW_SECONDS
     from study.search.storage import HEARTBEAT_SECONDS
     from study.search.worker import POLL_SECONDS
 
     parser.add_argument("--device", default="auto",
                         help="device of the trials: auto, cpu, cuda, cuda:N (default: auto)")
-    parser.add_argument("--heartbeat", type=int, default=HEARTBEAT_SECONDS, metavar="SECONDS",
+    # Values stay strings here: study.search.intervals checks them and says what is accepted.
+    parser.add_argument("--heartbeat", default=str(HEARTBEAT_SECONDS), metavar="SECONDS",
                         help="heartbeat interval on PostgreSQL/SQLite; a trial silent for 3 "
-                        f"intervals is failed and retried (default: {HEARTBEAT_SECONDS})")
-    parser.add_argument("--poll", type=float, default=POLL_SECONDS, metavar="SECONDS",
+                        f"intervals is failed and retried ({HEARTBEAT_BOUNDS[0]} to "
+                        f"{HEARTBEAT_BOUNDS[1]}; default: {HEARTBEAT_SECONDS})")
+    parser.add_argument("--poll", default=str(POLL_SECONDS), metavar="SECONDS",
                         help="how often a worker with nothing to start checks again "
-                        f"(default: {POLL_SECONDS:g})")
+                        f"({POLL_BOUNDS[0]:g} to {POLL_BOUNDS[1]:g}; default: {POLL_SECONDS:g})")
     parser.add_argument("--outage-window", type=float, default=OUTAGE_WINDOW_SECONDS,
                         metavar="SECONDS",
                         help="how long a worker retries through a storage outage before it "
@@ -75,10 +80,16 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
 
 
 def check_worker_options(args: argparse.Namespace) -> None:
-    if args.heartbeat < 1:
-        raise UserError(f"--heartbeat {args.heartbeat}: expected at least 1 second")
-    if not args.poll > 0:
-        raise UserError(f"--poll {args.poll}: expected a positive number of seconds")
+    """``--heartbeat``, ``--poll`` and ``--outage-window`` checked, and replaced by their
+    numbers."""
+    from study.search import intervals
+    from study.search.errors import SearchError
+
+    try:
+        args.heartbeat = intervals.heartbeat(args.heartbeat)
+        args.poll = intervals.poll(args.poll)
+    except SearchError as exc:
+        raise UserError(str(exc)) from None
     if not 0 <= args.outage_window <= 7 * 24 * 3600:
         raise UserError(f"--outage-window {args.outage_window}: expected seconds between 0 "
                         "and a week")
@@ -123,6 +134,19 @@ def user_errors(url: str | None = None) -> Iterator[None]:
             raise UserError(str(exc), EXIT_STORAGE) from None
         except SearchError as exc:
             raise UserError(str(exc), EXIT_USAGE) from None
+
+
+def study_executable() -> str:
+    """How to call ``study`` in a printed command: ``study`` if it is on PATH (an activated
+    venv), else its path next to this Python (``make demo`` runs ``.venv/bin/study`` without
+    activating the venv)."""
+    beside = Path(sys.executable).parent / "study"
+    if shutil.which("study") == str(beside) or not beside.exists():
+        return "study"
+    try:
+        return str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)
 
 
 def resolved_url(args: argparse.Namespace) -> str:

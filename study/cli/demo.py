@@ -9,10 +9,8 @@ command that opens the dashboard. Run again, it goes on from where it stopped.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
-from pathlib import Path
 
 from study.cli import _search
 from study.cli._command import add_command
@@ -52,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from study.cli.create import create
-    from study.report.status import experiment_status
+    from study.report.status import experiment_status, storage_flag
     from study.search.launch import launch
     from study.search.storage import backend
 
@@ -69,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or str(store.runs_dir() / f"{args.name}-export")
     exported = _export(url, args.name, out)
     print("\nBrowse the studies, per-trial curves and checkpoints:")
-    print(f"  {_dashboard_command(url)}")
+    print(f"  {_search.study_executable()} dashboard{storage_flag(url)}")
     if exported:
         print(f"The Pareto plots and tables are in {out}/")
     return 0
@@ -88,24 +86,3 @@ def _export(url: str, name: str, out: str) -> bool:
         print(f"the export failed: {exc}; the table above is the summary", file=sys.stderr)
         return False
     return True
-
-
-def _study_executable() -> str:
-    """``study`` if it is on PATH (an activated venv), else its path next to this Python
-    (``make demo`` runs ``.venv/bin/study`` without activating the venv)."""
-    beside = Path(sys.executable).parent / "study"
-    if shutil.which("study") == str(beside) or not beside.exists():
-        return "study"
-    try:
-        return str(beside.relative_to(Path.cwd()))
-    except ValueError:
-        return str(beside)
-
-
-def _dashboard_command(url: str) -> str:
-    from study.search.storage import redact, resolve_url
-
-    default = resolve_url(None) == url
-    return f"{_study_executable()} dashboard" + (
-        "" if default else f" --storage '{redact(url)}'"
-    )

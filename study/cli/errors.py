@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 # Exit codes shared by every subcommand.
+EXIT_ERROR = 1  # a failure that is not the user's mistake (shown as its type and message)
 EXIT_USAGE = 2  # bad flags or input (argparse uses 2 as well)
 EXIT_DIVERGED = 3  # training diverged (NaN/inf loss, step budget, step-size underflow)
 EXIT_STORAGE = 4  # the database is unreachable or misconfigured

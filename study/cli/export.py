@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.rounds < 1:
         raise UserError(f"--rounds {args.rounds}: expected at least 1")
-    bar = _Progress("timing predictions") if sys.stderr.isatty() else None
+    # A bar on a terminal; elsewhere the export's log line gives the count of evaluations.
+    bar = _Progress("re-evaluating front trials") if sys.stderr.isatty() else None
     try:
         written = report.export(
             args.storage,
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _Progress:
-    """A tqdm bar on stderr for the export's timing rounds."""
+    """A tqdm bar on stderr while the export re-evaluates front trials to time them."""
 
     def __init__(self, desc: str):
         self.desc = desc
@@ -115,7 +116,7 @@ class _Progress:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.desc, unit="run", file=sys.stderr,
+            self.bar = tqdm(total=total, desc=self.desc, unit="evaluation", file=sys.stderr,
                             leave=False)
         self.bar.update(done - self.bar.n)
 

@@ -1,9 +1,10 @@
 """``study launch``: run an experiment with N local worker processes until its budgets are met.
 
 Start N `study worker` processes on this machine (one GPU each with --gpus), show overall progress
-and return when every study has its budget. With --experiment/--config the experiment is created
-first (as `study create`). Ctrl-C, SIGTERM or SIGHUP stops the workers cleanly: their running
-trials end as FAIL and are queued again; if launch itself is killed, its workers get SIGTERM.
+and return when every study has its budget; then summarise it and print the commands to run next.
+With --experiment/--config the experiment is created first (as `study create`). Ctrl-C, SIGTERM
+or SIGHUP stops the workers cleanly: their running trials end as FAIL and are queued again; if
+launch itself is killed, its workers get SIGTERM.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from study.cli.create import create
+    from study.report.status import launch_summary
     from study.search.launch import launch
+    from study.search.storage import backend
 
     _search.check_worker_options(args)
     if args.workers < 1:
@@ -50,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
                                          args.replicates)):
             raise UserError("--regularizers/--trials/--epochs/--replicates apply to a new "
                             "experiment: give --experiment or --config too")
-        return launch(url, args.name, workers=args.workers, gpus=gpus, device=args.device,
+        code = launch(url, args.name, workers=args.workers, gpus=gpus, device=args.device,
                       heartbeat=args.heartbeat, poll=args.poll,
                       outage_window=args.outage_window)
+        print(launch_summary(backend(url), args.name, program=_search.study_executable()))
+    return code

@@ -171,9 +171,11 @@ def _summary(record: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from study import threads
     from study.train import TrainingDiverged, train
 
     config = _config(args)
+    threads.apply()  # torch's pool sized by what this process may use (study.threads)
     if args.checkpoint is not None:
         from study._outputs import OutputError, check_file
 

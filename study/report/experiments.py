@@ -97,8 +97,10 @@ def export(
     if {"md", "html"} & set(formats) and analysis.versus:
         chosen = [c for v in analysis.versus for c in (v.baseline_config, v.local_config)
                   if c is not None]
-        _say(log, f"timing the predictions of {len(chosen)} configurations of {name!r} "
-             f"({rounds} rounds)")
+        count = len({(c.regularizer, c.trial.number) for c in chosen})
+        _say(log, f"re-evaluating {count} front trials of {name!r} on the test split to time "
+             f"their predictions: a warm-up and {rounds} timed round(s), "
+             f"{count * (rounds + 1)} evaluations")
         timings = time_predictions(chosen, store, device=device, rounds=rounds,
                                    warm=comparison.cost_metric == "predict_nfe_warm",
                                    progress=progress)

@@ -1,7 +1,8 @@
 """Where experiments stand, as text: one experiment's trial counts per regularizer, failures and
-fronts (``experiment_status``), or every experiment's counts in one table (``storage_status``).
+fronts (``experiment_status``), every experiment's counts in one table (``storage_status``), and
+what a launch leaves behind with the commands to run next (``launch_summary``).
 
-``study status`` and ``study demo`` print them; they read the storage only.
+``study status``, ``study launch`` and ``study demo`` print them; they read the storage only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from study.report.errors import ReportError
 from study.report.tables import compute_text
 from study.search import replicates
 from study.search import studies as _studies
-from study.search.storage import REPLICATES, experiment_studies, list_experiments
+from study.search.storage import (
+    REPLICATES,
+    Backend,
+    experiment_studies,
+    list_experiments,
+    redact,
+    resolve_url,
+)
 
 
 def experiment_status(storage: BaseStorage, name: str, label: str) -> str:
@@ -80,6 +88,36 @@ def storage_status(storage: BaseStorage, label: str) -> str:
         return f"experiments in {label}: none"
     return "\n".join([f"experiments in {label}:", "", *table(
         ["experiment", "regularizer", "complete", "running", "failed", "replicates"], rows)])
+
+
+def launch_summary(store: Backend, name: str, *, program: str = "study") -> str:
+    """What a launch of experiment ``name`` leaves behind: per regularizer, its search trials
+    complete against the budget, failed and pruned, and its replicate runs; then the ``study
+    export`` and ``study dashboard`` commands to run next (``program``: how to call ``study``)."""
+    storage = store.open()
+    copies = experiment_studies(storage, name, role=REPLICATES)
+    rows = []
+    for regularizer, study in experiment_studies(storage, name).items():
+        c = _studies.counts(study)
+        experiment = _studies.stored_experiment(study)
+        rows.append([regularizer, f"{c.complete}/{c.budget}", c.failed, c.pruned,
+                     _replicates(experiment, study, copies.get(regularizer))])
+    out = store.runs_dir() / f"{name}-export"
+    lines = [f"experiment {name}:", *table(["regularizer", "complete", "failed", "pruned",
+                                            "replicates"], rows), "", "Next:",
+             f"  {program} export --name {name} --out {out}{storage_flag(store.url)}"
+             "   # fronts, verdicts, figures",
+             f"  {program} dashboard{storage_flag(store.url)}   # browse trials and curves"]
+    if redact(store.url) != store.url:
+        lines.append("  (the storage's password is shown as ***: put it back, or set "
+                     "STUDY_STORAGE)")
+    return "\n".join(lines)
+
+
+def storage_flag(url: str) -> str:
+    """`` --storage URL`` (password redacted) for a command to reach the storage at ``url``;
+    nothing where ``--storage`` left out reaches it (``$STUDY_STORAGE`` or the default)."""
+    return "" if resolve_url(None) == url else f" --storage '{redact(url)}'"
 
 
 def _compute(name: str, searches: dict, copies: dict) -> dict[str, tuple[str, str]]:

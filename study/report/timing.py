@@ -104,7 +104,7 @@ def time_predictions(configs: Sequence[Config], store: Any, *, warm: bool, devic
                      rounds: int = 5, progress: Callable[[int, int], None] | None = None
                      ) -> Timings:
     """Time the checkpoints of ``configs`` (their search trials) as the module docstring says;
-    ``progress(done, total)`` is called after every evaluation."""
+    ``progress(done, total)`` is called before the first evaluation and after every one."""
     if not isinstance(rounds, int) or rounds < 1:
         raise ReportError(f"rounds must be a positive integer, got {rounds!r}")
     # torch and the tasks load only when measuring.
@@ -131,6 +131,8 @@ def time_predictions(configs: Sequence[Config], store: Any, *, warm: bool, devic
             except LookupError as exc:
                 results[key] = str(exc)
         total, done = (rounds + 1) * len(ready), 0
+        if progress is not None:
+            progress(0, total)  # before the first evaluation, which also loads torch and data
         runs: dict[tuple[str, int], list[dict[str, float] | str]] = {}
         for round_ in range(rounds + 1):  # round 0 is the untimed warm-up
             for key, config, path in ready:

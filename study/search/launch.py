@@ -1,7 +1,7 @@
 """Local workers: start N ``study worker`` processes on this machine and follow their progress.
 
 Each worker is its own process (``n_jobs`` threads would share one GIL), with one GPU each when
-GPUs are given (``CUDA_VISIBLE_DEVICES``) and an equal share of the CPU threads otherwise. The
+GPUs are given (``CUDA_VISIBLE_DEVICES``) and an equal share of the CPUs (``study.threads``). The
 storage URL reaches the workers through ``$STUDY_STORAGE``, never their command line (which
 ``ps`` shows to everyone). Worker output goes to ``<runs>/logs/NAME.<UTC time>-<launch
 pid>.worker-<i>.log``: every launch has its own logs, appended to, never truncated.
@@ -27,6 +27,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from study import threads
+from study.search import intervals
 from study.search import studies as _studies
 from study.search.errors import SearchError
 from study.search.outage import OUTAGE_WINDOW_SECONDS, cause, transient
@@ -57,6 +59,7 @@ def launch(url: str | None, name: str, *, workers: int, gpus: Sequence[str] | No
     url = store.url
     if workers < 1:
         raise SearchError(f"--workers {workers}: expected at least 1")
+    heartbeat, poll = intervals.heartbeat(heartbeat), intervals.poll(poll)
     if store.max_workers is not None and workers > store.max_workers:
         raise SearchError(f"{store.label} takes {store.max_workers} worker(s) at a time: use the "
                           "journal file default (runs/study.journal) or PostgreSQL for more")
@@ -114,8 +117,8 @@ def _start(index: int, url: str, name: str, workers: int, gpus: Sequence[str] | 
     env = {**os.environ, ENV: url}
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = str(gpus[index % len(gpus)])
-    elif "OMP_NUM_THREADS" not in env:
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    if threads.OMP_ENV not in env:  # the workers share this machine's CPUs (study.threads)
+        env[threads.OMP_ENV] = str(threads.per_worker(workers))
     log = logs.with_name(f"{logs.name}{index}.log")
     command = [sys.executable, "-m", "study", "worker", "--name", name, *options]
     with open(log, "a") as handle:

@@ -79,10 +79,11 @@ def _connection_failure(message: str) -> bool:
 
 
 def cause(exc: BaseException) -> str:
-    """The innermost failure of ``exc``'s chain in one line (the driver's own words)."""
-    inner = chain(exc)[-1]
-    lines = str(inner).strip().splitlines()
-    return f"{type(inner).__name__}: {lines[0]}" if lines else type(inner).__name__
+    """Why the storage failed, in one line (``storage.failures.reason``: the driver's own words,
+    what a shutdown's SQLSTATE means)."""
+    from study.search.storage.failures import reason
+
+    return reason(exc)
 
 
 class OutageError(StorageError):

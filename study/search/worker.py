@@ -41,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +53,8 @@ from optuna.artifacts import upload_artifact
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from study.search import claims, replicates, spool
+from study import _debug
+from study.search import claims, intervals, replicates, spool
 from study.search import studies as _studies
 from study.search.early_stop import REASON, Checker, Pruned
 from study.search.errors import SearchError
@@ -217,7 +217,8 @@ class Worker:
         self.url = self.backend.url
         self.name = name
         self.device = device
-        self.poll = poll
+        self.poll = intervals.poll(poll)
+        heartbeat = intervals.heartbeat(heartbeat)
         self.grace = GRACE_FACTOR * heartbeat
         self.train = train or _train
         self.out = out or sys.stdout
@@ -473,9 +474,10 @@ class Worker:
             except _STORAGE_FAILURES:
                 raise
             except Exception as exc:  # a broken run must not end the worker: record it, go on
-                traceback.print_exc(file=self.out)
-                self._fail(study, trial, f"error: {type(exc).__name__}: {exc}", retry=False)
-                self.log(f"{label} FAIL: {type(exc).__name__}: {exc}")
+                if _debug.enabled():
+                    _debug.print_traceback(exc, self.out)
+                self._fail(study, trial, f"error: {_debug.describe(exc)}", retry=False)
+                self.log(f"{label} FAIL: {_debug.describe(exc)}")
             finally:
                 claim.heartbeat.stop()
 
@@ -630,9 +632,12 @@ class Worker:
 
 
 def _train(config: TrainConfig, **kwargs: Any) -> dict[str, Any]:
-    """``study.train.train``, imported with the first trial: torch loads only to train."""
+    """``study.train.train``, imported with the first trial: torch loads only to train, with
+    its threads sized by what this process may use (``study.threads``)."""
+    from study import threads
     from study.train.loop import train
 
+    threads.apply()
     return train(config, **kwargs)
 
 

@@ -18,6 +18,7 @@ import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from study._debug import describe
 from study._imports import is_path, lazy_exports, load
 from study.tasks.registry import ODE_SOLVER, QUALITIES, REGISTRY, TaskInfo
 
@@ -36,6 +37,11 @@ _EXPORTS = {
     "split_indices": "base",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+
+class TaskError(ValueError):
+    """A user's task function raised; the message names the task and the exception, and the
+    exception is the cause (``--debug`` shows its traceback)."""
 
 
 def names() -> list[str]:
@@ -76,7 +82,10 @@ def get(spec: str, *, seed: int, data_dir: str | Path | None = None) -> Task:
         accepts_dir = "data_dir" in inspect.signature(function).parameters
     except (TypeError, ValueError):
         accepts_dir = False
-    task = function(seed, data_dir=data_dir) if accepts_dir else function(seed)
+    try:
+        task = function(seed, data_dir=data_dir) if accepts_dir else function(seed)
+    except Exception as exc:  # the user's code: say what it raised, in one line
+        raise TaskError(f"task {spec!r} raised {describe(exc)}") from exc
     if not isinstance(task, Task):
         raise ValueError(
             f"task {spec!r} returned {type(task).__name__}, not a study.tasks.Task (for example "
@@ -119,6 +128,7 @@ __all__ = [
     "ODEClassifier",
     "SolverSettings",
     "Task",
+    "TaskError",
     "TaskInfo",
     "TaskModel",
     "check_spec",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import re
+import sys
+
 import pytest
 
 from study.cli import main
@@ -110,3 +114,24 @@ def test_a_dashboard_off_loopback_is_warned_about(small_study, capsys):
     assert warning.startswith("warning: the dashboard has no login")
     assert "192.0.2.1:0" in warning
     assert error.startswith("study: error: cannot listen on 192.0.2.1:0")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_re_evaluating_front_trials_shows_their_count_and_a_bar_on_a_terminal(
+        small_study, tmp_path, monkeypatch):
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["export", "--storage", small_study.url, "--name", "tiny", "--out", str(tmp_path),
+                 "--format", "md", "--rounds", "1", "--device", "cpu", "--no-publish"]) == 0
+    text = err.getvalue()
+    count, evaluations = map(int, re.search(
+        r"re-evaluating (\d+) front trials of 'tiny' on the test split to time their "
+        r"predictions: a warm-up and 1 timed round\(s\), (\d+) evaluations", text).groups())
+    assert count > 0 and evaluations == 2 * count
+    # The bar is up before the first evaluation (which also loads torch and the data).
+    assert "re-evaluating front trials:   0%|" in text and f"0/{evaluations}" in text
+    assert "Traceback" not in text

@@ -17,6 +17,15 @@ def test_launch_runs_four_local_workers_on_the_embedded_default(tmp_path):
                  timeout=240)
     assert result.returncode == 0, result.stdout
     assert "6/6 trials complete" in result.stdout
+    # It ends with a summary per regularizer and the commands to run next.
+    summary = result.stdout[result.stdout.index("experiment local:"):].splitlines()
+    assert summary[1].split() == ["regularizer", "complete", "failed", "pruned", "replicates"]
+    assert summary[2].split() == ["none", "3/3", "0", "0", "-"]
+    assert summary[3].split() == ["local", "3/3", "0", "0", "-"]
+    assert summary[5] == "Next:" and len(summary) == 8
+    assert re.fullmatch(r"  \S*study export --name local --out runs/local-export   # fronts, "
+                        r"verdicts, figures", summary[6])
+    assert re.fullmatch(r"  \S*study dashboard   # browse trials and curves", summary[7])
     logs = sorted((tmp_path / "runs" / "logs").glob("local.*.worker-*.log"))
     assert len(logs) == 4
     assert f"logs in {Path('runs', 'logs', logs[0].name[:-5])}*.log" in result.stdout

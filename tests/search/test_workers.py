@@ -5,6 +5,7 @@ Every trial is a real one-epoch digits run in `study worker` subprocesses.
 
 from __future__ import annotations
 
+import io
 import signal
 import socket
 import subprocess
@@ -141,3 +142,25 @@ def test_trial_of_a_dead_local_process_is_failed_and_rerun_on_the_embedded_defau
     assert rerun.state == TrialState.COMPLETE and rerun.params == lost.params
     assert rerun.system_attrs["failed_trial"] == lost.number
 
+
+
+@pytest.mark.parametrize("debug", ["0", "1"])
+def test_a_trial_that_raises_is_one_line_unless_debugging(debug, tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDY_DEBUG", debug)
+    url = str(tmp_path / "study.journal")
+    (tmp_path / "raise.toml").write_text(
+        'regularizers = ["none"]\ntrials = 2\nmax_failed = 1\nsampler = "random"\n'
+        '[train]\ntask = "digits"\nepochs = 1\n[search]\nrtol = { low = 1e-4, high = 1e-2 }\n')
+    assert main(["create", "--name", "r", "--config", str(tmp_path / "raise.toml"),
+                 "--storage", url]) == 0
+
+    def broken(config, **kwargs):
+        raise RuntimeError("no data in /nowhere\nsecond line")
+
+    out = io.StringIO()
+    result = Worker(url, "r", device="cpu", poll=0.1, train=broken, out=out).run()
+    assert result.exit_code == 1
+    (trial,) = load(url, "r")["none"].get_trials()
+    assert trial.user_attrs["fail_reason"] == "error: RuntimeError: no data in /nowhere"
+    assert "trial 0 FAIL: RuntimeError: no data in /nowhere\n" in out.getvalue()
+    assert ("Traceback (most recent call last)" in out.getvalue()) == (debug == "1")

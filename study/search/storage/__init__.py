@@ -27,6 +27,7 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.storages import BaseStorage
 
 from study.search.errors import SearchError, StorageError
+from study.search.storage import urls
 from study.search.storage.base import (
     ARTIFACTS_ENV,
     GRACE_FACTOR,
@@ -52,8 +53,9 @@ def resolve_url(url: str | None) -> str:
 
 def backend(url: str | None) -> Backend:
     """The backend of the storage at ``url``, else ``$STUDY_STORAGE``, else the default
-    (``postgresql://`` is read as ``postgresql+psycopg://``)."""
-    url = url or os.environ.get(ENV) or DEFAULT_URL
+    (``postgresql://`` is read as ``postgresql+psycopg://``; a password is percent-encoded,
+    ``study.search.storage.urls``)."""
+    url = urls.normalise(url or os.environ.get(ENV) or DEFAULT_URL)
     scheme, sep, rest = url.partition("://")
     if sep and scheme.lower() in ("postgresql", "postgres"):
         url = f"postgresql+psycopg://{rest}"

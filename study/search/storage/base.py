@@ -8,7 +8,7 @@ a write that did not finish (``repair``). Nothing outside
 ``study.search.storage`` asks which kind of storage a URL is.
 
 URLs may hold a password: ``redact`` is the only form of a URL that is ever printed, and
-``scrub`` removes the password from any message.
+``scrub`` removes the password from any message (``study.search.storage.urls``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import re
-import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +25,8 @@ import optuna
 from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 
 from study.search.errors import StorageError
-from study.search.storage import artifacts
+from study.search.storage import artifacts, failures
+from study.search.storage.urls import redact, scrub
 
 ARTIFACTS_ENV = "STUDY_ARTIFACTS"
 # Seconds between heartbeats of a running trial (PostgreSQL, SQLite); a trial whose heartbeat is
@@ -36,32 +35,6 @@ HEARTBEAT_SECONDS = 30
 GRACE_FACTOR = 3
 # How often one configuration is retried after its worker died or was stopped.
 MAX_RETRY = 3
-
-_USERINFO = re.compile(r"^(?P<head>[A-Za-z][\w+.-]*://[^:@/]*):(?P<password>.*)@(?P<tail>[^@]*)$")
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``: the only form of a URL that is printed."""
-    match = _USERINFO.match(url)
-    if match:
-        url = f"{match['head']}:***@{match['tail']}"
-    return _QUERY_PASSWORD.sub(r"\g<head>***", url)
-
-
-def scrub(text: str, url: str) -> str:
-    """``text`` (an error message, a log line) with ``url``'s password removed."""
-    secrets = []
-    match = _USERINFO.match(url)
-    if match and match["password"]:
-        secrets.append(match["password"])
-    secrets += [m["password"] for m in _QUERY_PASSWORD.finditer(url) if m["password"]]
-    for secret in list(secrets):
-        secrets.append(urllib.parse.unquote(secret))
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text.replace(url, redact(url))
-
 
 class RetryLostTrial(RetryHeartbeatStaleTrialCallback):
     """``RetryHeartbeatStaleTrialCallback`` that queues the parameters only: user attributes such
@@ -135,9 +108,8 @@ class Backend(ABC):
 
     def error(self, exc: BaseException) -> StorageError:
         """A one-line ``StorageError`` for a failure of this storage, password removed."""
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        reason = detail[0] if detail else type(exc).__name__
-        return StorageError(scrub(f"storage {self.label} failed: {reason}", self.url))
+        return StorageError(scrub(f"storage {self.label} failed: {failures.reason(exc)}",
+                                  self.url))
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:

@@ -33,6 +33,7 @@ from optuna.trial import TrialState
 
 from study.search.errors import StorageError
 from study.search.storage.base import HEARTBEAT_SECONDS, Backend
+from study.search.storage.urls import looks_schemeless, redact
 
 # How every record Optuna writes begins (``json.dumps`` of {"op_code": ..., ...}).
 _RECORD_START = b'{"op_code":'
@@ -155,6 +156,9 @@ class JournalFile(Backend):
     def accepts(cls, url: str) -> bool:
         if "://" in url:
             return False
+        if looks_schemeless(url):
+            raise StorageError(f"{redact(url)} looks like a database URL without its scheme: "
+                               "write postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB")
         if url.endswith(_SQLITE_SUFFIXES):
             raise StorageError(f"{url} looks like an SQLite file: write sqlite:///{url} (one "
                                "worker at a time), or use a journal file such as "
