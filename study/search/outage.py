@@ -131,8 +131,9 @@ class Retrier:
                 reason = self.scrub(cause(exc))
                 if started is None:
                     started = now
-                    self.log(f"{what}: the storage is unreachable ({reason}); retrying for up "
-                             f"to {self.window:g} s")
+                    if self.window > 0:
+                        self.log(f"{what}: the storage is unreachable ({reason}); retrying "
+                                 f"for up to {self.window:g} s")
                 elapsed = now - started
                 if elapsed >= self.window:
                     raise OutageError(f"{what}: the storage was unreachable for {elapsed:.0f} s "
