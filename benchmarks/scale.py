@@ -8,7 +8,8 @@ process: it claims a trial under the experiment lock (failing lost trials, count
 recording the configuration and the first heartbeat), uploads the curves artifact, records the
 metrics and tells. Per worker process it times every claim that started a trial, every
 ``tell``, and every heartbeat; the parent polls ``pg_stat_activity`` for the benchmark's database
-every 50 ms (peak connections), and checks the final study: every study exactly its budget of
+every 50 ms (peak connections), counts the database's transactions (``pg_stat_database``: the
+load per trial), and checks the final study: every study exactly its budget of
 COMPLETE trials, nothing RUNNING, WAITING or FAILED, no trial completed twice (no lost or
 duplicated trial).
 
@@ -32,6 +33,7 @@ folder (auth ``trust``, any user), as the ``postgres`` user. Results go to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import math
@@ -78,7 +80,8 @@ def run_worker(url: str, out: str) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore")
-    times: dict[str, list[float]] = {"claim": [], "tell": [], "heartbeat": []}
+    times: dict[str, list[float]] = {"claim": [], "tell": [], "heartbeat": [], "lock_wait": [],
+                                     "lock_hold": []}
     completed: list[list] = []
     idle = [0]
 
@@ -114,6 +117,20 @@ def run_worker(url: str, out: str) -> None:
 
     if beat is not None:
         worker.storage.record_heartbeat = timed_beat
+    lock = worker.backend.lock
+
+    @contextlib.contextmanager
+    def timed_lock(storage, name):
+        start = time.perf_counter()
+        with lock(storage, name):
+            held = time.perf_counter()
+            times["lock_wait"].append(held - start)
+            try:
+                yield
+            finally:
+                times["lock_hold"].append(time.perf_counter() - held)
+
+    worker.backend.lock = timed_lock
     start = time.time()
     result = worker.run()
     Path(out).write_text(json.dumps({
@@ -149,6 +166,13 @@ class Database:
             return c.execute(sqlalchemy.text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = :d "
                 "AND pid <> pg_backend_pid()"), {"d": self.name}).scalar_one()
+
+    def transactions(self) -> int:
+        """Transactions the database has committed or rolled back (its statistics)."""
+        with self.admin.connect() as c:
+            return c.execute(sqlalchemy.text(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :d"),
+                {"d": self.name}).scalar_one()
 
     def drop(self) -> None:
         with self.admin.connect() as c:
@@ -340,6 +364,7 @@ def one_run(mode: str, workers: int, trials_per_worker: int, max_connections: in
                 worker_url = bouncer.url(database.name)
         pool = pool_for(mode, workers, max_connections)
         extra = {"STUDY_DB_POOL": pool} if pool else {}
+        before = database.transactions() if database is not None else None
         sampler = Sampler(database)
         sampler.start()
         start = time.perf_counter()
@@ -358,6 +383,16 @@ def one_run(mode: str, workers: int, trials_per_worker: int, max_connections: in
         claims = [x for r in reports for x in r["times"]["claim"]]
         tells = [x for r in reports for x in r["times"]["tell"]]
         beats = [x for r in reports for x in r["times"]["heartbeat"]]
+        holds = [x for r in reports for x in r["times"]["lock_hold"]]
+        waits = [x for r in reports for x in r["times"]["lock_wait"]]
+        transactions = None
+        if database is not None:
+            if proxy is not None:
+                proxy.stop()  # its connections end, and report their statistics
+                proxy = None
+            # Idle server connections (PgBouncer's) report their statistics within 10 s.
+            time.sleep(11 if mode == "pgbouncer" else 1)
+            transactions = database.transactions() - before
         if not reports:
             raise SystemExit(f"{mode} with {workers} workers: every worker failed: {failed[0]}")
         span = max(r["end"] for r in reports) - min(r["start"] for r in reports)
@@ -370,11 +405,19 @@ def one_run(mode: str, workers: int, trials_per_worker: int, max_connections: in
             "tell_p50_ms": ms(percentile(tells, 0.5)), "tell_p99_ms": ms(percentile(tells, 0.99)),
             "heartbeat_p50_ms": ms(percentile(beats, 0.5)),
             "heartbeat_p99_ms": ms(percentile(beats, 0.99)),
+            "lock_hold_p50_ms": ms(percentile(holds, 0.5)),
+            "lock_hold_p99_ms": ms(percentile(holds, 0.99)),
+            "lock_hold_mean_ms": ms(statistics.fmean(holds) if holds else None),
+            "lock_wait_p50_ms": ms(percentile(waits, 0.5)),
+            "lock_wait_p99_ms": ms(percentile(waits, 0.99)),
             "claim_mean_ms": ms(statistics.fmean(claims) if claims else None),
             "tell_mean_ms": ms(statistics.fmean(tells) if tells else None),
             "heartbeat_mean_ms": ms(statistics.fmean(beats) if beats else None),
             "idle_polls": sum(r["idle_polls"] for r in reports),
             "peak_db_connections": peak if database is not None else None,
+            "db_transactions": transactions,
+            "db_transactions_per_trial": None if transactions is None
+            else round(transactions / (2 * trials), 1),
             "worker_failures": len(failed), **check,
         }
         if failed:
@@ -391,37 +434,149 @@ def ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(1000 * seconds, 1)
 
 
-def lock_semantics(mode: str) -> dict:
+def lock_semantics(mode: str, pool_size: int, *, session: bool, xact: bool) -> dict:
     """Whether a session advisory lock, and the transaction-level one the workers take, still
-    exclude a second client through PgBouncer in ``mode``. Pool size 1 in transaction mode: the
-    two clients then share one server connection, as they may under any load."""
-    bouncer = PgBouncer(mode, pool_size=1 if mode == "transaction" else 4)
+    exclude a second client through PgBouncer in ``mode`` with ``pool_size`` server connections
+    (1 in transaction mode makes the two clients share one server connection, as they may under
+    any load)."""
+    bouncer = PgBouncer(mode, pool_size=pool_size)
     database = Database(admin_engine())
+    found: dict = {"pool_mode": mode, "pool_size": pool_size}
     try:
         url = bouncer.url(database.name)
-        a = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool,
-                                     isolation_level="AUTOCOMMIT")
-        b = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool,
-                                     isolation_level="AUTOCOMMIT")
-        with a.connect() as first, b.connect() as second:
-            first.execute(sqlalchemy.text("SELECT pg_advisory_lock(42)"))
-            session_holds = not second.execute(
-                sqlalchemy.text("SELECT pg_try_advisory_lock(42)")).scalar_one()
-        xact_holds = None
-        if mode != "transaction":
-            a2 = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
-            with a2.begin() as first, b.connect() as second:
+        auto = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool,
+                                        isolation_level="AUTOCOMMIT")
+        plain = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        if session:
+            with auto.connect() as first, auto.connect() as second:
+                first.execute(sqlalchemy.text("SELECT pg_advisory_lock(42)"))
+                found["session_lock_holds"] = not second.execute(
+                    sqlalchemy.text("SELECT pg_try_advisory_lock(42)")).scalar_one()
+        if xact:
+            with plain.begin() as first, auto.connect() as second:
                 first.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(43)"))
-                xact_holds = not second.execute(
+                found["xact_lock_holds"] = not second.execute(
                     sqlalchemy.text("SELECT pg_try_advisory_xact_lock(43)")).scalar_one()
-            a2.dispose()
-        a.dispose()
-        b.dispose()
-        return {"pool_mode": mode, "session_lock_holds": session_holds,
-                "xact_lock_holds": xact_holds}
+        auto.dispose()
+        plain.dispose()
+        return found
     finally:
         database.drop()
         bouncer.stop()
+
+
+TRIAL_SECONDS = 600  # the projection's GPU trials: 10 minutes each
+FLEETS = (100, 1000)
+
+
+def projection(runs: list[dict], max_connections: int) -> list[dict]:
+    """Fleets of GPU workers with 10-minute trials, from the per-call costs measured with one
+    worker (the lock's hold time, transactions per trial: with 10-minute trials claims rarely
+    meet) and the connections measured with the most workers."""
+    rows = []
+    single = {r["mode"]: r for r in runs if r["workers"] == 1}
+    largest = {}
+    for r in runs:
+        if r["workers"] >= largest.get(r["mode"], {"workers": 0})["workers"]:
+            largest[r["mode"]] = r
+    for fleet in FLEETS:
+        for mode, r in single.items():
+            if mode == "journal":
+                continue  # one machine's workers only
+            trials_per_s = fleet / TRIAL_SECONDS
+            beats_per_s = fleet / HEARTBEAT if mode != "journal" else 0.0
+            hold_s = (r["lock_hold_mean_ms"] or 0) / 1000
+            per_trial = r["db_transactions_per_trial"]
+            big = largest[mode]
+            if mode == "postgres":
+                connections = f"{2 * fleet} kept, up to {3 * fleet} (pool 2+1); no pool: " \
+                    f"{big['peak_db_connections']} seen with {big['workers']} busy workers"
+            elif mode == "pgbouncer":
+                connections = f"server <= PgBouncer's pool ({big['peak_db_connections']} seen " \
+                    f"with {big['workers']} busy workers); {fleet} client connections"
+            else:
+                connections = f"<= {big['peak_db_connections']} seen with {big['workers']} " \
+                    "busy workers, whatever the fleet"
+            rows.append({
+                "fleet": fleet, "mode": mode, "trials_per_s": round(trials_per_s, 3),
+                "heartbeats_per_s": round(beats_per_s, 2),
+                "db_transactions_per_s": None if per_trial is None
+                else round(trials_per_s * per_trial + beats_per_s, 1),
+                "lock_busy_fraction": round(trials_per_s * hold_s, 3),
+                "connections": connections,
+            })
+    return rows
+
+
+def markdown(result: dict) -> str:
+    runs = result["runs"]
+    lines = [
+        "# Scale: N workers on the storage path",
+        "",
+        "Made by `benchmarks/scale.py`; reproduce with",
+        "",
+        f"    {result['command']}",
+        "",
+        "N concurrent `Worker` processes on the real claim / tell / heartbeat path with a "
+        "**trivial trainer** (fixed metrics, no training): this measures the storage path, not "
+        f"training. Machine: {result['cpu_count']} cores **shared with other work** "
+        "(load average about 9 during the run), so throughput numbers are lower bounds and "
+        "latencies upper bounds. PostgreSQL 15 on the same machine, "
+        f"`max_connections = {result['max_connections']}`. Latencies are per call in one "
+        "worker: a claim is waiting for the experiment lock plus everything under it (fail lost "
+        "trials, count, ask, record the configuration and the first heartbeat); *lock held* is "
+        "the part under the lock, the claim's service time: claims of one experiment are "
+        "serialised, so claims/s is at most 1 / lock held.",
+        "",
+        "| mode | workers | trials | pool | claims/s | claim p50 / p99 ms | lock held p50 / p99 "
+        "ms | tell p50 / p99 ms | heartbeat p50 / p99 ms | peak DB connections | DB "
+        "transactions / trial | lost | duplicated | exact |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r['mode']} | {r['workers']} | {r['trials']} | {r['pool']} | "
+            f"{r['claims_per_s']} | {r['claim_p50_ms']} / {r['claim_p99_ms']} | "
+            f"{r['lock_hold_p50_ms']} / {r['lock_hold_p99_ms']} | "
+            f"{r['tell_p50_ms']} / {r['tell_p99_ms']} | "
+            f"{_pair(r['heartbeat_p50_ms'], r['heartbeat_p99_ms'])} | "
+            f"{_dash(r['peak_db_connections'])} | {_dash(r['db_transactions_per_trial'])} | "
+            f"{r['lost']} | {r['duplicated']} | {'yes' if r['exact'] else 'NO'} |")
+    lines += ["", "Pools (`$STUDY_DB_POOL`): `2+1` (the default: 2 kept, 1 extra) while "
+              "3 x workers fits `max_connections`, else `0` (a connection per call); through "
+              "PgBouncer in session mode always `0` (a pooled idle client connection would pin "
+              "a server connection). `-`: no database pool in the worker (journal file, proxy).",
+              "", "## PgBouncer and advisory locks (measured)", "",
+              "| pool mode | server connections | session lock (`pg_advisory_lock`) holds | "
+              "transaction lock (`pg_advisory_xact_lock`, the workers') holds |",
+              "|---|---|---|---|"]
+    for lock in result["pgbouncer_locks"]:
+        lines.append(f"| {lock['pool_mode']} | {lock['pool_size']} | "
+                     f"{_yes(lock.get('session_lock_holds'))} | "
+                     f"{_yes(lock.get('xact_lock_holds'))} |")
+    lines += ["", f"## Projection: GPU workers with {TRIAL_SECONDS // 60}-minute trials", "",
+              f"From the per-call costs measured with one worker, heartbeats every {HEARTBEAT} "
+              "s. *Lock busy* is the fraction of time one experiment's lock is held by claims "
+              "(claims are serialised per experiment; near 1 the workers queue).", "",
+              "| workers | mode | trials/s | heartbeats/s | DB transactions/s | lock busy | "
+              "DB connections |", "|---|---|---|---|---|---|---|"]
+    for p in projection(runs, result["max_connections"]):
+        lines.append(f"| {p['fleet']} | {p['mode']} | {p['trials_per_s']} | "
+                     f"{p['heartbeats_per_s']} | {_dash(p['db_transactions_per_s'])} | "
+                     f"{p['lock_busy_fraction']} | {p['connections']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _dash(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def _pair(a, b) -> str:
+    return "-" if a is None else f"{a} / {b}"
+
+
+def _yes(value) -> str:
+    return "-" if value is None else ("yes" if value else "**no**")
 
 
 def main() -> None:
@@ -432,7 +587,14 @@ def main() -> None:
     parser.add_argument("--modes", default="postgres,proxy,pgbouncer,journal")
     parser.add_argument("--trials-per-worker", type=int, default=4)
     parser.add_argument("--out", default=str(RESULTS / "scale"))
+    parser.add_argument("--report", action="store_true",
+                        help="only write OUT.md from OUT.json (the measured table and the "
+                        "projection)")
     args = parser.parse_args()
+    if args.report:
+        result = json.loads(Path(args.out + ".json").read_text())
+        Path(args.out + ".md").write_text(markdown(result))
+        return
     if args.run_worker:
         run_worker(*args.run_worker)
         return
@@ -455,8 +617,11 @@ def main() -> None:
                               scratch)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+                Path(args.out + ".partial.json").write_text(json.dumps(rows, indent=1))
         if "pgbouncer" in modes:
-            locks = [lock_semantics("session"), lock_semantics("transaction")]
+            locks = [lock_semantics("session", 4, session=True, xact=True),
+                     lock_semantics("transaction", 1, session=True, xact=False),
+                     lock_semantics("transaction", 4, session=False, xact=True)]
             print(json.dumps(locks), flush=True)
     finally:
         if bouncer is not None:
@@ -467,7 +632,8 @@ def main() -> None:
               "cpu_count": os.cpu_count(), "heartbeat_s": HEARTBEAT, "runs": rows,
               "pgbouncer_locks": locks}
     Path(args.out + ".json").write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out}.json", flush=True)
+    Path(args.out + ".md").write_text(markdown(result))
+    print(f"wrote {args.out}.json and .md", flush=True)
 
 
 if __name__ == "__main__":
