@@ -520,18 +520,21 @@ def markdown(result: dict) -> str:
         "N concurrent `Worker` processes on the real claim / tell / heartbeat path with a "
         "**trivial trainer** (fixed metrics, no training): this measures the storage path, not "
         f"training. Machine: {result['cpu_count']} cores **shared with other work** "
-        "(load average about 9 during the run), so throughput numbers are lower bounds and "
-        "latencies upper bounds. PostgreSQL 15 on the same machine, "
+        "(load average 9 to 58 during the run; 64 processes on 2 cores), so throughput numbers "
+        "are lower bounds and latencies upper bounds; single runs, no repeats, so differences "
+        "under about 2x are within the machine's noise (compare the 1-worker rows). "
+        "PostgreSQL 15 on the same machine, "
         f"`max_connections = {result['max_connections']}`. Latencies are per call in one "
         "worker: a claim is waiting for the experiment lock plus everything under it (fail lost "
         "trials, count, ask, record the configuration and the first heartbeat); *lock held* is "
         "the part under the lock, the claim's service time: claims of one experiment are "
-        "serialised, so claims/s is at most 1 / lock held.",
+        "serialised, so claims/s is at most 1 / lock held. What it means for choosing a mode: "
+        "`storage/README.md`, *Which mode for how many workers*.",
         "",
         "| mode | workers | trials | pool | claims/s | claim p50 / p99 ms | lock held p50 / p99 "
         "ms | tell p50 / p99 ms | heartbeat p50 / p99 ms | peak DB connections | DB "
-        "transactions / trial | lost | duplicated | exact |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "transactions / trial | workers failed | lost | duplicated | exact |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lines.append(
@@ -541,7 +544,14 @@ def markdown(result: dict) -> str:
             f"{r['tell_p50_ms']} / {r['tell_p99_ms']} | "
             f"{_pair(r['heartbeat_p50_ms'], r['heartbeat_p99_ms'])} | "
             f"{_dash(r['peak_db_connections'])} | {_dash(r['db_transactions_per_trial'])} | "
-            f"{r['lost']} | {r['duplicated']} | {'yes' if r['exact'] else 'NO'} |")
+            f"{r['worker_failures']} | {r['lost']} | {r['duplicated']} | "
+            f"{'yes' if r['exact'] else 'NO'} |")
+    for r in runs:
+        if r.get("first_failure"):
+            error = r["first_failure"][1].strip().splitlines()[-1]
+            lines += ["", f"{r['mode']} with {r['workers']} workers: {r['worker_failures']} "
+                      "worker(s) ended with an error (the others finished the budget), the first "
+                      f"with: `{error[:300]}`"]
     lines += ["", "Pools (`$STUDY_DB_POOL`): `2+1` (the default: 2 kept, 1 extra) while "
               "3 x workers fits `max_connections`, else `0` (a connection per call); through "
               "PgBouncer in session mode always `0` (a pooled idle client connection would pin "
