@@ -11,6 +11,7 @@ experiment lock held at the moment (up to as many again), and the artifact store
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import signal
 import sys
@@ -116,8 +117,6 @@ class SideService:
         return self._artifact_store().open_reader(unpack(request)["id"]).read()
 
     def write_artifact(self, request: bytes) -> bytes:
-        import io
-
         header, body = unpack_blob(request)
         self._artifact_store().write(header["id"], io.BytesIO(body))
         return b"{}"
