@@ -1,5 +1,5 @@
 """The ``study`` command: train, create, worker, launch, replicate, status, export, dashboard,
-demo, repair.
+proxy, demo, repair.
 
 Each subcommand is a module of ``study.cli`` with ``register(subparsers)``, which adds its parser
 and sets ``handler``. Mistakes a user can make end in a one-line message and a non-zero exit,
@@ -28,6 +28,7 @@ COMMANDS: list[str] = [
     "study.cli.status",
     "study.cli.export",
     "study.cli.dashboard",
+    "study.cli.proxy",
     "study.cli.demo",
     "study.cli.repair",
 ]

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from study.cli.errors import EXIT_STORAGE, EXIT_USAGE, UserError
 
-STORAGE_HELP = ("storage URL: postgresql+psycopg://USER@HOST:PORT/DB, sqlite:///FILE or a "
-                "journal file path (default: $STUDY_STORAGE, else runs/study.journal)")
+STORAGE_HELP = ("storage URL: postgresql+psycopg://USER@HOST:PORT/DB, grpc://HOST:PORT (a study "
+                "proxy), sqlite:///FILE or a journal file path (default: $STUDY_STORAGE, else "
+                "runs/study.journal)")
 
 
 def add_storage(parser: argparse.ArgumentParser) -> None:

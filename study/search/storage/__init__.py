@@ -6,7 +6,9 @@ A storage URL is one of
   processes on one machine; the embedded default (``JournalFile``);
 - ``postgresql+psycopg://user@host:5432/db``: the shared database for many workers on many nodes,
   with heartbeats (``PostgreSQL``);
-- ``sqlite:///path.db``: one worker process at a time (``SQLite``).
+- ``sqlite:///path.db``: one worker process at a time (``SQLite``);
+- ``grpc://host:port``: a PostgreSQL database behind ``study proxy``, for many workers on few
+  database connections (``Proxy``; the server is ``proxy_server``).
 
 The URL comes from ``--storage``, else ``$STUDY_STORAGE``, else the default; ``backend(url)`` is
 the object that knows how to open it, lock an experiment, find lost workers and keep artifacts
@@ -39,11 +41,12 @@ from study.search.storage.base import (
     scrub,
 )
 from study.search.storage.journal import JournalFile
+from study.search.storage.proxy import Proxy
 from study.search.storage.rdb import PostgreSQL, SQLite
 
 ENV = "STUDY_STORAGE"
 DEFAULT_URL = "runs/study.journal"
-_BACKENDS: tuple[type[Backend], ...] = (PostgreSQL, SQLite, JournalFile)
+_BACKENDS: tuple[type[Backend], ...] = (PostgreSQL, Proxy, SQLite, JournalFile)
 
 
 def resolve_url(url: str | None) -> str:
@@ -63,8 +66,8 @@ def backend(url: str | None) -> Backend:
         if cls.accepts(url):
             return cls(url)
     raise StorageError(f"unsupported storage {redact(url)}: accepted are "
-                       "postgresql+psycopg://USER@HOST:PORT/DB, sqlite:///FILE and a journal "
-                       f"file path such as {DEFAULT_URL}")
+                       "postgresql+psycopg://USER@HOST:PORT/DB, grpc://HOST:PORT (study proxy), "
+                       f"sqlite:///FILE and a journal file path such as {DEFAULT_URL}")
 
 
 def open_storage(url: str | None, *, create: bool = False,
@@ -131,6 +134,7 @@ __all__ = [
     "Backend",
     "JournalFile",
     "PostgreSQL",
+    "Proxy",
     "RetryLostTrial",
     "SQLite",
     "artifact_store",

@@ -9,6 +9,13 @@ heartbeat is older than the grace period has lost its worker.
   database would otherwise race in PostgreSQL's catalog (``duplicate key value violates unique
   constraint "pg_type_typname_nsp_index"``).
 - ``sqlite:///path.db``: one worker process at a time.
+
+A PostgreSQL worker's connection pool is explicit (``POOL``): the experiment lock holds one
+connection while storage calls use a second and the heartbeat thread may need a third; two stay
+open between calls. ``$STUDY_DB_POOL`` changes it for the processes that see it: ``SIZE+OVERFLOW``
+(connections kept open + extra ones opened when needed), or ``0`` for none kept (a new connection
+per call: fewest connections, a connect per call). N workers need N times the peak under the
+server's ``max_connections`` (``benchmarks/scale.py`` measures it).
 """
 
 from __future__ import annotations
@@ -37,6 +44,25 @@ from study.search.storage.base import (
 from study.search.storage.journal import file_lock
 
 CONNECT_TIMEOUT_SECONDS = 10
+POOL_ENV = "STUDY_DB_POOL"
+#: (connections kept open, extra connections opened when needed) of one process's engine
+POOL = (2, 1)
+
+
+def pool_setting(text: str | None) -> tuple[int, int]:
+    """``$STUDY_DB_POOL``: ``SIZE+OVERFLOW``, ``SIZE`` or ``0``; unset: ``POOL``."""
+    if not text:
+        return POOL
+    size, _, overflow = text.partition("+")
+    try:
+        pool = (int(size), int(overflow or 0))
+    except ValueError:
+        pool = (-1, -1)
+    if min(pool) < 0 or (pool[0] == 0 and pool[1] != 0) or (pool[0] and sum(pool) < 2):
+        raise StorageError(f"${POOL_ENV}={text!r}: expected SIZE+OVERFLOW with at least 2 "
+                           "connections in all (the lock's and one for calls), or 0 (a new "
+                           "connection per call)")
+    return pool
 
 
 class _Database(Backend):
@@ -91,10 +117,21 @@ class _Database(Backend):
 
 
 class PostgreSQL(_Database):
+    def __init__(self, url: str):
+        super().__init__(url)
+        #: ``(pool_size, max_overflow)`` of its engines (``POOL``, ``$STUDY_DB_POOL``)
+        self.pool = pool_setting(os.environ.get(POOL_ENV))
+
     def engine_kwargs(self) -> dict:
         # Long trials outlive idle connections: test each one before use.
-        return {"pool_pre_ping": True,
-                "connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}}
+        kwargs: dict[str, Any] = {"pool_pre_ping": True,
+                                  "connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}}
+        size, overflow = self.pool
+        if size == 0:
+            kwargs["poolclass"] = sqlalchemy.pool.NullPool
+        else:
+            kwargs.update(pool_size=size, max_overflow=overflow)
+        return kwargs
 
     @classmethod
     def accepts(cls, url: str) -> bool:
