@@ -124,20 +124,20 @@ class Retrier:
             try:
                 result = step()
             except Exception as exc:
-                if not transient(exc):
-                    raise
+                if not transient(exc) or self.window <= 0:
+                    raise  # a mistake, or no waiting asked for: the failure as it is
                 now = time.monotonic()
                 self.note_failure()
                 reason = self.scrub(cause(exc))
                 if started is None:
                     started = now
-                    if self.window > 0:
-                        self.log(f"{what}: the storage is unreachable ({reason}); retrying "
+                    self.log(f"{what}: the storage is unreachable ({reason}); retrying "
                                  f"for up to {self.window:g} s")
                 elapsed = now - started
                 if elapsed >= self.window:
-                    raise OutageError(f"{what}: the storage was unreachable for {elapsed:.0f} s "
-                                      f"(--outage-window {self.window:g}): {reason}") from exc
+                    raise OutageError(f"{reason} (still unreachable after {elapsed:.0f} s of "
+                                      f"retrying, --outage-window {self.window:g}, while "
+                                      f"{what})") from exc
                 self.sleep(min(delay, self.window - elapsed))
                 delay = min(2 * delay, MAX_DELAY_SECONDS)
                 continue

@@ -494,10 +494,13 @@ class Worker:
         try:
             outcome = self.retrier.call(f"recording {label}",
                                         lambda: self._deliver(study, number, result))
-        except (OutageError, Stop) as exc:
+        except (Exception, Stop) as exc:
+            if not isinstance(exc, (OutageError, Stop)) and not transient(exc):
+                raise
             path = spool.save(self.backend.runs_dir(), self.name, study.study_name, number,
                               result)
-            raise _Spooled(f"{exc}; the result of {label} is kept in {path} and the next worker "
+            why = scrub(str(exc) if isinstance(exc, (OutageError, Stop)) else cause(exc), self.url)
+            raise _Spooled(f"{why}; the result of {label} is kept in {path} and the next worker "
                            "started here records it",
                            exc.signum if isinstance(exc, Stop) else None) from None
         if outcome:

@@ -87,6 +87,8 @@ def test_an_unexpected_failure_is_one_line_that_says_how_to_see_more(monkeypatch
                              "3600"),
     (["--heartbeat", "2.5"], "--heartbeat 2.5: expected a whole number of seconds from 1 to "
                              "3600"),
+    (["--outage-window", "inf"], "--outage-window inf: expected seconds between 0 and a week"),
+    (["--outage-window", "nan"], "--outage-window nan: expected seconds between 0 and a week"),
 ])
 @pytest.mark.parametrize("command", [["worker"], ["launch", "--workers", "1"]])
 def test_interval_flags_are_finite_positive_and_bounded(command, flags, message, tmp_path,

@@ -46,8 +46,7 @@ def test_unreachable_database_is_one_line_without_the_password(tmp_path, capsys)
         assert main([*args, "--storage", url]) == 4
         captured = capsys.readouterr()
         err = captured.err.strip()
-        assert err.startswith("study: error: ")
-        assert "storage postgresql+psycopg://postgres:***@127.0.0.1:1/nowhere failed" in err
+        assert err.startswith("study: error: storage postgresql+psycopg://postgres:***@")
         assert "\n" not in err and PASSWORD not in captured.out + captured.err
 
 
@@ -100,7 +99,8 @@ def test_no_fragment_of_a_password_is_ever_printed(password, tmp_path, capsys):
     url = f"postgresql://study:{password}@127.0.0.1:1/nowhere"
     config = str(write_experiment(tmp_path, trials=2))
     for args in (["create", "--name", "x", "--config", config], ["status", "--name", "x"],
-                 ["status"], ["worker", "--name", "x"], ["launch", "--name", "x", "--workers", "2"],
+                 ["status"], ["worker", "--name", "x", "--outage-window", "0"],
+                 ["launch", "--name", "x", "--workers", "2"],
                  ["replicate", "--name", "x"], ["export", "--name", "x", "--out", str(tmp_path)]):
         assert main([*args, "--storage", url]) == 4, args
         captured = capsys.readouterr()
