@@ -126,11 +126,12 @@ class Local(Regularizer):
             first = first or where
         if not values:
             return Penalty(ctx.ys.new_zeros(()))
-        total = values[0]
-        for value in values[1:]:
-            total = total + value
-        value = total if len(values) == 1 else total / len(values)
-        return Penalty(value, **first)
+        if len(values) == 1:
+            return Penalty(values[0], **first)
+        import torch
+
+        with torch.enable_grad():  # differentiable also when the solve ran without a graph
+            return Penalty(torch.stack(values).mean(), **first)
 
     def _one(self, ctx: SolveContext, chosen, slot: int):
         import torch

@@ -185,3 +185,12 @@ def test_sde_samples_and_per_sample_norm():
                         regularizer=regularizers.make("local", samples=4, norm="per-sample"))
     assert four.reg_nfe == 4 * one.reg_nfe
     assert float(four.reg) > 0
+
+
+def test_k_sample_penalty_is_differentiable_after_a_solve_without_a_graph():
+    field = MLPField(scale=2.0).double()
+    with torch.no_grad():  # the past is detached anyway: the forward solve needs no graph
+        _, info = solve_ode(field, _y0(), T, rtol=1e-4, atol=1e-4,
+                            regularizer=regularizers.make("local", samples=3))
+    grads = torch.autograd.grad(info.reg, list(field.parameters()))
+    assert any(torch.count_nonzero(g) for g in grads)
