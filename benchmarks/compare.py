@@ -155,7 +155,8 @@ def main() -> int:
     parser.add_argument("--protocol", default="project", choices=("project", "paper"))
     parser.add_argument("--regularizers", default=None,
                         help="comma-separated subset of: "
-                        + ", ".join(sorted({c[0] for c in CASES})))
+                        + ", ".join(sorted({c[0] for c in CASES}))
+                        + "; or of the methods' labels, e.g. 'local (unbiased)'")
     parser.add_argument("--epochs", type=int, default=None, help="override the task default")
     parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved prediction-timing rounds per seed")
@@ -163,7 +164,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     chosen = set(args.regularizers.split(",")) if args.regularizers else None
-    cases = [c for c in CASES if chosen is None or c[0] in chosen]
+    cases = [c for c in CASES if chosen is None or c[0] in chosen or label(*c) in chosen]
     adjoint = {"false": False, "true": True}.get(args.adjoint, args.adjoint)
     if args.tolerances is None:
         args.tolerances = str(PAPER["tolerance"]) if args.protocol == "paper" else "1e-6,1e-8"
