@@ -69,11 +69,14 @@ def brownian(method: str, sde_type: str, t0: float, t1: float, size: tuple[int, 
 
 
 def error_ratio(y_full: torch.Tensor, y_half: torch.Tensor, rtol: float,
-                atol: float) -> torch.Tensor:
+                atol: float, norm: Callable | None = None) -> torch.Tensor:
     """torchsde's step-doubling acceptance ratio (``<= 1`` accepts), differentiable:
-    ``rms((y_full - y_half) / (atol + rtol * max(|y_full|, |y_half|)))``."""
+    ``rms((y_full - y_half) / (atol + rtol * max(|y_full|, |y_half|)))`` (``norm`` instead of
+    the RMS over all elements when given)."""
     tol = (rtol * torch.maximum(y_full.abs(), y_half.abs()) + atol).clamp_min(_EPS)
-    return ((y_full - y_half) / tol).pow(2).mean().sqrt().clamp_min(_EPS)
+    scaled = (y_full - y_half) / tol
+    size = scaled.pow(2).mean().sqrt() if norm is None else norm(scaled)
+    return size.clamp_min(_EPS)
 
 
 def solver_error_ratio(y_full: torch.Tensor, y_half: torch.Tensor, rtol: float,

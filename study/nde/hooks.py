@@ -6,8 +6,8 @@ extra integrated states (``augment``, ODEs)? and, after the forward solve, the p
 (``penalty``, given a ``SolveContext``). Every regularizer in ``study.regularizers`` is a
 ``SolveHooks``; a new one overrides only what it needs.
 
-The context is the same for ODE and SDE solves: the accepted step the selector chose
-(``selected``) and, when ``keep_steps`` is set, every accepted step with its autograd graph
+The context is the same for ODE and SDE solves: the accepted steps the selector chose, by sample
+slot (``selected``) and, when ``keep_steps`` is set, every accepted step with its autograd graph
 (``kept``); the solve's state inside a step (``state_at``: the solver's dense output for ODEs,
 torchsde's linear interpolation for SDEs); one step of the solver re-taken from any point with
 autograd on (``retake``: the Runge-Kutta pair for ODEs; a full and two half steps on the solve's
@@ -18,15 +18,17 @@ own Brownian increments for SDEs); and the solver's own measures of a step (``er
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
 
-# Chooses, from (start, end) of each accepted step in order, the one the regularizer uses.
-Selector = Callable[[float, float], bool]
+# Called with (start, end) of each accepted step in order: the sample slots (small integers) that
+# take this step, replacing what they held (empty: none), or for one sample a bool (True: slot
+# 0). Reservoir sampling may move a slot to a later step.
+Selector = Callable[[float, float], "bool | Sequence[int]"]
 # Augmented dynamics on the state tuple (y, *extra) and the initial extra states.
 Augmentation = tuple[Callable[["torch.Tensor", tuple], tuple], tuple]
 
@@ -65,14 +67,14 @@ class Step:
 class SolveContext(ABC):
     """What a regularizer sees after the forward solve (see the module docstring): the solve's
     ``spec``, its times ``t`` and states ``ys``, the final ``extra`` states of an ``augment``,
-    the ``selected`` step and the ``kept`` ones. Vector-field calls made through it
-    (``retake``) count as the solve's ``reg_nfe``."""
+    the ``selected`` steps (by sample slot) and the ``kept`` ones. Vector-field calls made
+    through it (``retake``) count as the solve's ``reg_nfe``."""
 
     spec: SolveSpec
     t: torch.Tensor
     ys: torch.Tensor
     extra: tuple
-    selected: Step | None
+    selected: dict[int, Step]
     kept: list[Step]
 
     @abstractmethod
@@ -88,8 +90,9 @@ class SolveContext(ABC):
         the end of the solve, as torchsde clips its own steps."""
 
     @abstractmethod
-    def error_ratio(self, step: Step) -> torch.Tensor:
-        """The ratio the solver accepts ``step`` by (``<= 1``), differentiable."""
+    def error_ratio(self, step: Step, norm: Callable | None = None) -> torch.Tensor:
+        """The ratio the solver accepts ``step`` by (``<= 1``), differentiable: the solver's norm
+        of the tolerance-scaled error, or ``norm`` of it when given."""
 
     def stiffness(self, step: Step) -> torch.Tensor:
         """The solver's stiffness (dominant eigenvalue) estimate of ``step``."""

@@ -64,9 +64,10 @@ class _ODEContext(SolveContext):
         taken = rk_step(self.field, t, y, h, self.tableau)
         return ODEStep(t0=t, t1=t + h, y0=y, size=h, y1=taken.y1, ys=taken.ys, ks=taken.ks)
 
-    def error_ratio(self, step: Step) -> torch.Tensor:
+    def error_ratio(self, step: Step, norm: Callable | None = None) -> torch.Tensor:
         error = combine(self.tableau.e, step.ks) * step.h.to(step.ks[0].dtype)
-        return error_ratio(error, step.ys[0], step.y1, self.spec.rtol, self.spec.atol, self.norm)
+        return error_ratio(error, step.ys[0], step.y1, self.spec.rtol, self.spec.atol,
+                           norm or self.norm)
 
     def stiffness(self, step: Step) -> torch.Tensor:
         return stiffness_estimate(step.ys, step.ks)

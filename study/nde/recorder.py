@@ -4,8 +4,8 @@ The solver adapters (``study.nde._torchdiffeq``, ``study.nde._torchsde``) report
 attempt here. The recorder always keeps cheap statistics (accepted step starts and sizes,
 rejections, the first step tried and the step size tried after the first accepted step) and
 enforces the step budget. Beyond that it keeps only what the regularizer asks for: the accepted
-step its selector chooses (local regularizers), or every accepted step with its autograd graph
-(global baselines, which differentiate through them).
+steps its selector chooses, one per sample slot (local regularizers), or every accepted step with
+its autograd graph (global baselines, which differentiate through them).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class StepRecorder:
         self.step_starts: list[float] = []
         self.step_sizes: list[float] = []
         self.rejected = 0
-        self.selected: Step | None = None
+        self.selected: dict[int, Step] = {}  # sample slot -> the accepted step it holds
         self.kept: list[Step] = []
         self.time: float | None = None  # start of the latest attempt, for error messages
         self.norm: Callable | None = None  # the norm the solver measures errors with
@@ -89,13 +89,16 @@ class StepRecorder:
         self.rejected += 1
 
     def accept(self, t0: float, t1: float, step: Callable[[], Step]) -> None:
-        """An accepted step ``t0 -> t1``; ``step()`` builds it when it is selected or kept."""
+        """An accepted step ``t0 -> t1``; ``step()`` builds it when it is selected or kept. The
+        step replaces what the sample slots the selector names for it held."""
         self.step_starts.append(t0)
         self.step_sizes.append(t1 - t0)
-        chosen = self.selector is not None and self.selector(t0, t1)
-        if chosen or self.keep_steps:
+        slots = self.selector(t0, t1) if self.selector is not None else ()
+        if isinstance(slots, bool):  # a selector of one sample
+            slots = (0,) if slots else ()
+        if slots or self.keep_steps:
             built = step()
-            if chosen:
-                self.selected = built
+            for slot in slots:
+                self.selected[slot] = built
             if self.keep_steps:
                 self.kept.append(built)

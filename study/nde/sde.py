@@ -35,6 +35,7 @@ adjoint method for the SDE's type).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -93,8 +94,9 @@ class _SDEContext(SolveContext):
         y_full, y_half = self.watch.doubling(t, end, y)
         return SDEStep(t0=t, t1=end, y0=y, y_full=y_full, y_half=y_half)
 
-    def error_ratio(self, step: Step) -> torch.Tensor:
-        return _torchsde.error_ratio(step.y_full, step.y_half, self.spec.rtol, self.spec.atol)
+    def error_ratio(self, step: Step, norm: Callable | None = None) -> torch.Tensor:
+        return _torchsde.error_ratio(step.y_full, step.y_half, self.spec.rtol, self.spec.atol,
+                                     norm)
 
 
 def _check_sde(sde, spec: SolveSpec, dt_min, ts, y0) -> None:

@@ -30,12 +30,12 @@ def test_recorder_sees_every_attempt_and_the_dense_output_of_the_selected_step()
     field = MLPField(scale=3.0).double()
     y0 = torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     t = torch.tensor([0.0, 1.0], dtype=torch.float64)
-    recorder = StepRecorder(selector=lambda a, b: True)  # keeps the last accepted step
+    recorder = StepRecorder(selector=lambda a, b: (0,))  # slot 0: the last accepted step
     ys = torchdiffeq.odeint(field, y0, t, rtol=1e-7, atol=1e-7,
                             method=_torchdiffeq.recording_method("dopri5"),
                             options={"recorder": recorder})
     assert recorder.first_step is not None and recorder.first_proposal is not None
-    last = recorder.selected
+    last = recorder.selected[0]
     assert float(last.t0.detach()) == recorder.step_starts[-1]
     end = _torchdiffeq.interpolate(last, last.t1)
     inside = _torchdiffeq.interpolate(last, t[-1])

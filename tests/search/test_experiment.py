@@ -94,3 +94,12 @@ def test_bad_command_lines_fail_cleanly_and_write_nothing(args, message, tmp_pat
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
     assert not Path("runs").exists()
+
+
+def test_the_paper_protocol_experiment_fixes_the_papers_settings():
+    paper = experiments.load(experiment="vowels-paper")
+    config = paper.config("local", optuna.trial.FixedTrial({}))
+    assert (config["method"], config["rtol"], config["atol"]) == ("dopri5", 1.4e-8, 1.4e-8)
+    assert config["sampling"] == "unbiased"
+    assert config["weight"] / config["weight_final"] == pytest.approx(10.0)
+    assert paper.config("none", optuna.trial.FixedTrial({}))["rtol"] == 1.4e-8

@@ -37,7 +37,8 @@ def test_record_echoes_what_ran_with_the_task_defaults_filled_in():
     # tiny_tasks.small: ClassificationTask defaults (local weight 3.0), epochs 2, batch 32
     assert record["run"] == {
         "task": SMALL["task"], "regularizer": "local", "sampling": "unbiased",
-        "estimate": "error", "weight": 3.0, "weight_final": 0.5, "method": "dopri5",
+        "estimate": "error", "samples": 1, "norm": "batch", "weight": 3.0, "weight_final": 0.5,
+        "method": "dopri5",
         "rtol": 1e-5, "atol": 1e-6, "adjoint": False, "warm_steps": False, "epochs": 2,
         "batch_size": 32,
         "lr": 1e-2, "seed": 0, "device": "cpu", "data_dir": None, "max_steps": 2000,
