@@ -95,9 +95,10 @@ class Retrier:
 
     ``log`` reports an outage once when it starts and once when it ends; ``sleep`` waits between
     attempts (the worker's waits end early on SIGTERM). ``last_failure`` is the monotonic time of
-    the latest failure seen by any step or by ``note_failure`` (the heartbeat thread): a worker
-    that saw the storage fail recently does not take other workers' late heartbeats for lost
-    workers (they could not beat either).
+    the latest failure, or of the recovery after it, seen by any step or through
+    ``note_failure`` (the heartbeat thread): a worker that saw the storage fail recently does not
+    take other workers' late heartbeats for lost workers (they could not beat either, and get a
+    grace period from the recovery to beat again).
     """
 
     def __init__(self, window: float = OUTAGE_WINDOW_SECONDS, *,
@@ -121,6 +122,8 @@ class Retrier:
         started: float | None = None
         delay = FIRST_DELAY_SECONDS
         while True:
+            if started is not None:
+                self.note_failure()  # still in the outage while this attempt runs
             try:
                 result = step()
             except Exception as exc:
@@ -142,5 +145,7 @@ class Retrier:
                 delay = min(2 * delay, MAX_DELAY_SECONDS)
                 continue
             if started is not None:
+                # the grace period of other workers' heartbeats counts from the recovery
+                self.note_failure()
                 self.log(f"{what}: the storage is back after {time.monotonic() - started:.1f} s")
             return result

@@ -176,6 +176,7 @@ class _Heartbeat:
                 self._retrier.note_failure()
             else:
                 if self._failing:
+                    self._retrier.note_failure()  # the grace period counts from the recovery
                     self._retrier.log("heartbeat: the storage is back")
                 self._failing = False
 
