@@ -472,8 +472,13 @@ class Worker:
                 self.log(f"{label} PRUNED: {exc.reason}")
             except (OutageError, _Spooled):
                 raise
-            except _STORAGE_FAILURES:
-                raise
+            except _STORAGE_FAILURES as exc:
+                if not transient(exc) or self.retrier.window <= 0:
+                    raise
+                # an outage where no step retries it: fail the trial, run it again, go on
+                why = scrub(cause(exc), self.url)
+                self._fail(study, trial, f"interrupted by a storage failure: {why}", retry=True)
+                self.log(f"{label} FAIL: interrupted by a storage failure ({why}); queued again")
             except Exception as exc:  # a broken run must not end the worker: record it, go on
                 if _debug.enabled():
                     _debug.print_traceback(exc, self.out)
