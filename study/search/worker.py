@@ -354,6 +354,8 @@ class Worker:
         try:
             self.storage.set_trial_user_attr(
                 trial_id, "fail_reason", "claim interrupted by a storage failure (not trained)")
+            if not queued:  # never trained, not run again: neither a failure nor a start
+                self.storage.set_trial_user_attr(trial_id, _studies.ABANDONED, True)
             failed = self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             failed = False  # another worker failed it already (and queued it if it was lost)
