@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from study.search.errors import StorageError
+from study.search.storage.failures import chain
 
 OUTAGE_WINDOW_SECONDS = 300.0
 FIRST_DELAY_SECONDS = 0.5
@@ -31,15 +32,6 @@ T = TypeVar("T")
 _TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
-def chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and the exceptions it was raised from or while handling, outermost first."""
-    seen: list[BaseException] = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__ or getattr(exc, "orig", None)
-    return seen
-
-
 def transient(exc: BaseException) -> bool:
     """Whether ``exc`` is the storage being unreachable for now (worth retrying).
 
@@ -49,7 +41,7 @@ def transient(exc: BaseException) -> bool:
     timed out)."""
     import sqlalchemy
 
-    links = chain(exc)
+    links = list(chain(exc, suppressed=True))
     for link in links:
         if type(link).__module__.startswith("psycopg"):
             sqlstate = getattr(link, "sqlstate", None)

@@ -24,9 +24,10 @@ SQLSTATES = {
 }
 
 
-def chain(exc: BaseException) -> Iterator[BaseException]:
+def chain(exc: BaseException, *, suppressed: bool = False) -> Iterator[BaseException]:
     """``exc``, then what it wraps: a SQLAlchemy error's driver error (``orig``), an explicit
-    cause, else the exception being handled when it was raised."""
+    cause, else the exception being handled when it was raised (also when ``raise ... from None``
+    hid it, with ``suppressed``: a retry decision wants every link)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -38,7 +39,8 @@ def chain(exc: BaseException) -> Iterator[BaseException]:
         elif current.__cause__ is not None:
             current = current.__cause__
         else:
-            current = None if current.__suppress_context__ else current.__context__
+            hidden = current.__suppress_context__ and not suppressed
+            current = None if hidden else current.__context__
 
 
 def sqlstate(exc: BaseException) -> str | None:
