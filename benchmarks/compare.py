@@ -73,8 +73,6 @@ COLUMNS = [
 ]
 
 
-
-
 TIMED = ("predict_seconds_per_batch", "predict_seconds_per_batch_warm")
 SCALE = {"train_saved_bytes": 1e-6}  # shown in MB
 
@@ -121,10 +119,6 @@ def remeasure(seed_runs: list[dict], rounds: int) -> None:
             run["metrics"][key] = statistics.median(m[key] for m in bucket) if key in TIMED \
                 else value
         run["checkpoint"] = str(run["checkpoint"])
-
-
-
-
 
 
 def markdown(task: str, tol: float, table: dict, quality: str, regime: str) -> str:
