@@ -31,7 +31,10 @@ RESULTS = Path(__file__).parent / "results"
 # (fractions of the epochs, margin, max_trials as a multiple of the budget)
 SETTINGS = [((0.25, 0.5), 0.02, 3), ((0.25, 0.5), 0.0, 3), ((0.25, 0.5), 0.0, 1),
             ((0.2,), 0.0, 1), ((0.1, 0.3), 0.0, 1), ((0.1,), 0.0, 1), ((0.3,), 0.0, 1),
-            ((0.2, 0.4), 0.0, 1), ((0.5,), 0.0, 1)]
+            ((0.2, 0.4), 0.0, 1), ((0.5,), 0.0, 1),
+            # a cap a little above the budget: a pruned trial's slot is partly given back
+            ((0.2,), 0.0, 1.2), ((0.2,), 0.0, 1.4), ((0.3,), 0.0, 1.2), ((0.3,), 0.0, 1.4),
+            ((0.2, 0.4), 0.0, 1.2), ((0.25, 0.5), 0.0, 1.2)]
 
 
 def _arm(table: dict, trials: int, seed: int, ref, box: float, rule: str = "",
@@ -59,14 +62,15 @@ def main() -> None:
     for at, margin, factor in SETTINGS:
         rule = (f"[search]\nearly_stop = {{ at = [{', '.join(map(str, at))}], "
                 f"margin = {margin} }}\n")
-        cap = f"max_trials = {factor * args.trials}\n"
+        cap_trials = round(factor * args.trials)
+        cap = f"max_trials = {cap_trials}\n"
         arms = [_arm(table, args.trials, seed, ref, box, rule, cap)
                 for seed in range(args.seeds)]
         hv = [a["hypervolume"] / b["hypervolume"] for a, b in zip(arms, baseline)]
         time = [a["seconds"] / b["seconds"] for a, b in zip(arms, baseline)]
-        results.append({"at": at, "margin": margin, "max_trials": factor * args.trials,
+        results.append({"at": at, "margin": margin, "max_trials": cap_trials,
                         "arms": arms, "hypervolume_ratio": hv, "time_ratio": time})
-        print(f"at {at} margin {margin} max_trials {factor * args.trials}: hypervolume "
+        print(f"at {at} margin {margin} max_trials {cap_trials}: hypervolume "
               f"{statistics.fmean(hv):.3f}, time {statistics.fmean(time):.3f}", flush=True)
     (RESULTS / "early_stop.json").write_text(json.dumps(
         {"reference": ref, "trials": args.trials, "baseline": baseline, "settings": results}))

@@ -34,10 +34,10 @@ def test_record_has_exactly_the_documented_keys():
 
 def test_record_echoes_what_ran_with_the_task_defaults_filled_in():
     record = train({**SMALL, "regularizer": "local", "weight_final": 0.5, "rtol": 1e-5})
-    # tiny_tasks.small: ClassificationTask defaults (local weight 3.0), epochs 2, batch 32
+    # tiny_tasks.small: ClassificationTask defaults (local weight 0.1), epochs 2, batch 32
     assert record["run"] == {
         "task": SMALL["task"], "regularizer": "local", "sampling": "unbiased",
-        "estimate": "error", "samples": 1, "norm": "batch", "weight": 3.0, "weight_final": 0.5,
+        "estimate": "error", "samples": 1, "norm": "batch", "weight": 0.1, "weight_final": 0.5,
         "method": "dopri5",
         "rtol": 1e-5, "atol": 1e-6, "adjoint": False, "warm_steps": False, "epochs": 2,
         "batch_size": 32,
