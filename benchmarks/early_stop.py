@@ -98,6 +98,23 @@ def main() -> None:
         lines.append(f"| {', '.join(map(str, r['at']))} | {r['margin']} | {r['max_trials']} | "
                      f"{_mean_std(r['hypervolume_ratio'])} | {_mean_std(r['time_ratio'])} | "
                      f"{pruned:.1f} | {met} |")
+    best = max(results, key=lambda r: statistics.fmean(r["hypervolume_ratio"])
+               - statistics.fmean(r["time_ratio"]))
+    lines += [
+        "",
+        "Why the target is out of reach here: with B COMPLETE trials required, p trials pruned "
+        "at a fraction f of their epochs and trials of similar cost, the training time is about "
+        "(C + p f) / B of the study without early stopping, C the COMPLETE trials. With the cap "
+        "at the budget (C = B - p) it is 1 - p (1 - f) / B: 0.6 at f = 0.2 needs p = B / 2, "
+        "half the completed configurations given up, and the front of the 7-8 that remain keeps "
+        "0.96-0.98 of the hypervolume. A cap above the budget gives the hypervolume back (C "
+        "nearer B) and the time with it. The best trade measured: "
+        f"at {', '.join(map(str, best['at']))}, max_trials {best['max_trials']}: "
+        f"{_mean_std(best['hypervolume_ratio'])} of the hypervolume for "
+        f"{_mean_std(best['time_ratio'])} of the time. Early stopping stays off by default "
+        "(`early_stop = false`); a study that can afford it loses little with "
+        "`early_stop = { at = [0.2, 0.4], margin = 0.0 }` and `max_trials` about 1.2 x trials.",
+    ]
     (RESULTS / "early_stop.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
