@@ -32,8 +32,13 @@ class RNODE(Regularizer):
 
         def dynamics(t: torch.Tensor, state: tuple) -> tuple:
             y = state[0]
+            # Backpropagation through the solver (grad mode on) differentiates through y itself.
+            # The adjoint's forward solve runs without grad mode, where y can be a view of a
+            # tensor that requires grad, flagged requires_grad yet outside any graph: differentiate
+            # with respect to a detached copy there.
+            connected = torch.is_grad_enabled() and y.requires_grad
             with torch.enable_grad():
-                y_in = y if y.requires_grad else y.detach().requires_grad_(True)
+                y_in = y if connected else y.detach().requires_grad_(True)
                 f = field(t, y_in)
                 (eps_jac,) = torch.autograd.grad(f, y_in, eps, create_graph=True)
             return f, f.pow(2).mean(), eps_jac.pow(2).mean()

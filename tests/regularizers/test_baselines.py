@@ -74,6 +74,38 @@ def test_taynode_penalty_is_differentiable_with_backprop_and_adjoint():
         assert all(torch.isfinite(p.grad).all() for p in field.parameters())
 
 
+@pytest.mark.parametrize("adjoint", [True, "seminorm"])
+@pytest.mark.parametrize("name", ["local", "taynode", "rnode", "steer"])
+def test_adjoint_trains_from_an_initial_state_in_the_graph(name, adjoint):
+    # In training y0 comes from an encoder (it requires grad); the adjoint's forward solve runs
+    # without grad mode, where the state is a view flagged requires_grad but outside any graph.
+    torch.manual_seed(0)
+    field = MLPField().double()
+    encoder = torch.nn.Linear(2, 2).double()
+    module = NeuralODE(field, adjoint=adjoint, regularizer=regularizers.make(name))
+    module.train()
+    loss = module(encoder(_y0())).pow(2).mean()
+    if module.info.reg is not None:
+        loss = loss + module.info.reg
+    loss.backward()
+    for p in [*field.parameters(), *encoder.parameters()]:
+        assert p.grad is not None and torch.isfinite(p.grad).all()
+    assert float(encoder.weight.grad.abs().sum()) > 0
+
+
+def test_rnode_penalty_gradient_is_the_same_by_adjoint_and_backprop():
+    grads = []
+    for adjoint in (False, True):
+        torch.manual_seed(1)  # the same Hutchinson draw
+        field = MLPField().double()
+        y0 = _y0().requires_grad_(True)
+        _, info = solve_ode(field, y0 * 1.0, T, adjoint=adjoint, rtol=1e-10, atol=1e-10,
+                            regularizer=regularizers.make("rnode"))
+        info.reg.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in field.parameters()] + [y0.grad.flatten()]))
+    assert torch.allclose(grads[0], grads[1], rtol=1e-5, atol=1e-8)
+
+
 def test_rnode_extra_states_do_not_change_step_control():
     field = MLPField(scale=3.0).double()
     ys, vanilla = solve_ode(field, _y0(), T)
