@@ -102,7 +102,7 @@ def test_rnode_penalty_gradient_is_the_same_by_adjoint_and_backprop():
         _, info = solve_ode(field, y0 * 1.0, T, adjoint=adjoint, rtol=1e-10, atol=1e-10,
                             regularizer=regularizers.make("rnode"))
         info.reg.backward()
-        grads.append(torch.cat([p.grad.flatten() for p in field.parameters()] + [y0.grad.flatten()]))
+        grads.append(torch.cat([p.grad.flatten() for p in [*field.parameters(), y0]]))
     assert torch.allclose(grads[0], grads[1], rtol=1e-5, atol=1e-8)
 
 
