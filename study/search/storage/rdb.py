@@ -139,8 +139,7 @@ class PostgreSQL(_Database):
 
     @contextlib.contextmanager
     def lock(self, storage: BaseStorage, name: str) -> Iterator[None]:
-        with storage.engine.begin() as connection:
-            _locks.hold(connection, _locks.experiment(name))
+        with _locks.held(storage.engine, _locks.experiment(name)):
             yield
 
     @contextlib.contextmanager
