@@ -1,5 +1,6 @@
 """The local regularizer's variants (``samples``, ``norm``): the defaults are the published method
-bit for bit, K samples penalise K re-taken steps, the per-sample norm has the value it says."""
+(the recorded values to 1e-8, explicit default options bit for bit), K samples penalise K
+re-taken steps, the per-sample norm has the value it says."""
 
 import itertools
 
@@ -19,7 +20,10 @@ T = torch.tensor([0.0, 1.0], dtype=torch.float64)
 
 # Penalty, sum and sum of |.| of the gradient of ``|y(1)|^2 + penalty`` w.r.t. the field's
 # parameters, recorded with the local regularizer as it was before ``samples`` and ``norm``
-# existed (commit 049cc94), for the setups of ``_ode_run`` and ``_sde_run``.
+# existed (commit 049cc94), for the setups of ``_ode_run`` and ``_sde_run``. Another CPU's
+# kernels sum in another order: the last bits differ between machines (measured: up to 2e-10
+# relative, through the adaptive steps), so recorded values are compared to 1e-8 (any change of
+# the method moves them by far more); the same machine's runs are compared bit for bit.
 BEFORE_ODE = {
     ("unbiased", False): ("0x1.2f43eb07c7f49p-6", "-0x1.f03a349f1cb92p+2", "0x1.da8ed727cc247p+4"),
     ("unbiased", True): ("0x1.2f43eb07c7f49p-6", "-0x1.f061e416245e6p+2", "0x1.da98b44dda306p+4"),
@@ -34,6 +38,11 @@ BEFORE_SDE = {
 
 def _hex(values):
     return tuple(float(v).hex() for v in values)
+
+
+def _close(run, recorded):
+    return [float.fromhex(v) for v in run] == pytest.approx(
+        [float.fromhex(v) for v in recorded], rel=1e-8, abs=0)
 
 
 def _ode_run(reg, adjoint):
@@ -58,16 +67,16 @@ def _sde_run(reg):
 
 @pytest.mark.parametrize(("sampling", "adjoint"), list(BEFORE_ODE))
 def test_defaults_reproduce_the_method_before_the_options_bit_for_bit(sampling, adjoint):
-    assert _ode_run(regularizers.make("local", sampling=sampling), adjoint) == \
-        BEFORE_ODE[sampling, adjoint]
+    default = _ode_run(regularizers.make("local", sampling=sampling), adjoint)
+    assert _close(default, BEFORE_ODE[sampling, adjoint])
     explicit = regularizers.make("local", sampling=sampling, samples=1, norm="batch")
-    assert _ode_run(explicit, adjoint) == BEFORE_ODE[sampling, adjoint]
+    assert _ode_run(explicit, adjoint) == default
 
 
 @pytest.mark.filterwarnings("ignore:Numerical solution is not guaranteed")
 @pytest.mark.parametrize("sampling", list(BEFORE_SDE))
 def test_sde_defaults_reproduce_the_method_before_the_options_bit_for_bit(sampling):
-    assert _sde_run(regularizers.make("local", sampling=sampling)) == BEFORE_SDE[sampling]
+    assert _close(_sde_run(regularizers.make("local", sampling=sampling)), BEFORE_SDE[sampling])
 
 
 def _linear_penalty(a, y_s, h, rtol, atol, per_sample=False):
