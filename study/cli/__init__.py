@@ -14,7 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from study import _debug
+from study import debug
 from study.cli._command import join_negative_values
 from study.cli.errors import EXIT_ERROR, UserError, fail
 
@@ -43,7 +43,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "of quality vs. NFE.",
     )
     parser.add_argument("--debug", action="store_true",
-                        help=f"show the traceback of a failure (also: {_debug.ENV}=1)")
+                        help=f"show the traceback of a failure (also: {debug.ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parsers = {name: importlib.import_module(name).register(sub) for name in COMMANDS}
     if argv and argv[0] == "train":
@@ -56,21 +56,21 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
     if "--debug" in argv:
-        _debug.enable()  # before parsing: a failure while building the parser shows it too
+        debug.enable()  # before parsing: a failure while building the parser shows it too
     try:
         args = build_parser(argv).parse_args(argv)
         return int(args.handler(args) or 0)
     except UserError as exc:
-        if _debug.enabled():
-            _debug.print_traceback(exc)
+        if debug.enabled():
+            debug.print_traceback(exc)
         return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
     except Exception as exc:  # a failure nobody anticipated: one line, unless debugging
-        if _debug.enabled():
-            _debug.print_traceback(exc)
-            return fail(_debug.describe(exc), EXIT_ERROR)
-        return fail(f"{_debug.describe(exc)} (--debug or {_debug.ENV}=1 shows the traceback)",
+        if debug.enabled():
+            debug.print_traceback(exc)
+            return fail(debug.describe(exc), EXIT_ERROR)
+        return fail(f"{debug.describe(exc)} (--debug or {debug.ENV}=1 shows the traceback)",
                     EXIT_ERROR)
 
 

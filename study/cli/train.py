@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     threads.apply()  # torch's pool sized by what this process may use (study.threads)
     if args.checkpoint is not None:
-        from study._outputs import OutputError, check_file
+        from study.outputs import OutputError, check_file
 
         try:
             check_file(args.checkpoint, "--checkpoint")

@@ -10,7 +10,7 @@ Names are imported from their submodule on first use: the method names, the chec
 regularizer interface (``study.nde.methods``, ``study.nde.hooks``) load without torch.
 """
 
-from study._imports import lazy_exports
+from study.imports import lazy_exports
 
 _EXPORTS = {
     "ADJOINTS": "methods",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from study._imports import is_path, load
+from study.imports import is_path, load
 from study.params import NON_NEGATIVE, POSITIVE, Choice, Integer, Option, Real
 from study.regularizers.base import NoRegularizer, Regularizer
 from study.regularizers.global_estimates import GlobalError, GlobalStiffness

@@ -15,7 +15,7 @@ This package reads studies and their artifacts; the only things it writes to a s
 dashboard's figures and notes.
 """
 
-from study._imports import lazy_exports
+from study.imports import lazy_exports
 
 # Imported on first use: ``study.report.status`` loads without plotly and optuna-dashboard.
 _EXPORTS = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from study._outputs import OutputError, check_folder
+from study.outputs import OutputError, check_folder
 from study.report import dashboard
 from study.report.comparison import Comparison, compare
 from study.report.curves import Curves, read_curves

@@ -11,7 +11,7 @@
 The command line (``study create/worker/launch/status/demo``) is a thin layer over these.
 """
 
-from study._imports import lazy_exports
+from study.imports import lazy_exports
 
 # A function named like its module is bound now: a lazy one would be hidden by the module once
 # ``study.search.launch`` is imported. That module imports no torch.

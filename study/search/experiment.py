@@ -297,25 +297,7 @@ def _fail(source: str, where: str, message: str) -> ExperimentError:
 
 
 def _validate(data: Mapping[str, Any], source: str) -> Experiment:
-    if not isinstance(data, Mapping):
-        raise _fail(source, "", "an experiment must be a table")
-    unknown = [k for k in data if k not in _KEYS]
-    if unknown:
-        raise _fail(source, "", f"unknown key(s) {', '.join(map(repr, unknown))}: accepted are "
-                    f"{', '.join(_KEYS)}")
-    for key in ("regularizers", "trials"):
-        if key not in data:
-            raise _fail(source, "", f"missing {key!r}")
-    regs = data["regularizers"]
-    if isinstance(regs, str) or not isinstance(regs, Sequence) or not regs:
-        raise _fail(source, "regularizers", "must be a non-empty list of names")
-    for name in regs:
-        try:
-            regularizers.resolve(name)
-        except ValueError as exc:
-            raise _fail(source, "regularizers", str(exc)) from None
-    if len(set(regs)) != len(regs):
-        raise _fail(source, "regularizers", "a regularizer is listed twice")
+    regs = _top_level(data, source)
     trials = _count(source, "trials", data["trials"], minimum=1)
     max_failed = data.get("max_failed")
     if max_failed is not None:
@@ -360,6 +342,30 @@ def _validate(data: Mapping[str, Any], source: str) -> Experiment:
     except ValueError as exc:
         raise _fail(source, "[train] task", str(exc)) from None
     return experiment
+
+
+def _top_level(data: Any, source: str) -> list[str]:
+    """Check the experiment's keys; its regularizers."""
+    if not isinstance(data, Mapping):
+        raise _fail(source, "", "an experiment must be a table")
+    unknown = [k for k in data if k not in _KEYS]
+    if unknown:
+        raise _fail(source, "", f"unknown key(s) {', '.join(map(repr, unknown))}: accepted are "
+                    f"{', '.join(_KEYS)}")
+    for key in ("regularizers", "trials"):
+        if key not in data:
+            raise _fail(source, "", f"missing {key!r}")
+    regs = data["regularizers"]
+    if isinstance(regs, str) or not isinstance(regs, Sequence) or not regs:
+        raise _fail(source, "regularizers", "must be a non-empty list of names")
+    for name in regs:
+        try:
+            regularizers.resolve(name)
+        except ValueError as exc:
+            raise _fail(source, "regularizers", str(exc)) from None
+    if len(set(regs)) != len(regs):
+        raise _fail(source, "regularizers", "a regularizer is listed twice")
+    return list(regs)
 
 
 def _report_table(source: str, table: Any) -> tuple[float, float] | None:

@@ -53,7 +53,7 @@ from optuna.artifacts import upload_artifact
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from study import _debug
+from study import debug
 from study.search import claims, intervals, replicates, spool
 from study.search import studies as _studies
 from study.search.early_stop import REASON, Checker, Pruned
@@ -482,10 +482,10 @@ class Worker:
                 self._fail(study, trial, f"interrupted by a storage failure: {why}", retry=True)
                 self.log(f"{label} FAIL: interrupted by a storage failure ({why}); queued again")
             except Exception as exc:  # a broken run must not end the worker: record it, go on
-                if _debug.enabled():
-                    _debug.print_traceback(exc, self.out)
-                self._fail(study, trial, f"error: {_debug.describe(exc)}", retry=False)
-                self.log(f"{label} FAIL: {_debug.describe(exc)}")
+                if debug.enabled():
+                    debug.print_traceback(exc, self.out)
+                self._fail(study, trial, f"error: {debug.describe(exc)}", retry=False)
+                self.log(f"{label} FAIL: {debug.describe(exc)}")
             finally:
                 claim.heartbeat.stop()
 

@@ -18,8 +18,8 @@ import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from study._debug import describe
-from study._imports import is_path, lazy_exports, load
+from study.debug import describe
+from study.imports import is_path, lazy_exports, load
 from study.tasks.registry import ODE_SOLVER, QUALITIES, REGISTRY, TaskInfo
 
 if TYPE_CHECKING:

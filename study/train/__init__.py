@@ -6,7 +6,7 @@ parameter names and the export's columns); ``train`` returns the record describe
 submodule on first use: ``TrainConfig`` and ``TrainingDiverged`` load without torch.
 """
 
-from study._imports import lazy_exports
+from study.imports import lazy_exports
 
 _EXPORTS = {
     "TRAIN_MAX_STEPS": "config",

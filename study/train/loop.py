@@ -36,8 +36,8 @@ from typing import Any
 import torch
 
 from study import regularizers, tasks
-from study._outputs import check_file
 from study.nde import SolverError
+from study.outputs import check_file
 from study.regularizers import Schedule
 from study.tasks import SolverSettings, Task, TaskModel
 from study.train.config import TrainConfig

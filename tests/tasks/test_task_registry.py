@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from study import tasks
-from study._imports import load
+from study.imports import load
 
 
 def test_names_lists_the_shipped_tasks():
