@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # A negative number, as a flag's value: -1, -1.5, -.5, -1e-3, -inf, -nan.
 _NEGATIVE = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
 
 
 def add_command(subparsers: argparse._SubParsersAction, name: str, doc: str | None, *,
-                description: str | None = None) -> argparse.ArgumentParser:
-    """Subcommand ``name``: the first paragraph of ``doc`` (``"``study NAME``: what it does."``)
-    is its one-line help, the paragraph after it its description unless ``description`` is
-    given."""
+                description: str | None = None,
+                handler: Callable[[argparse.Namespace], int] | None = None,
+                ) -> argparse.ArgumentParser:
+    """Subcommand ``name``, run by ``handler``: the first paragraph of ``doc`` (``"``study
+    NAME``: what it does."``) is its one-line help, the paragraph after it its description unless
+    ``description`` is given."""
     first, _, rest = (doc or "").strip().partition("\n\n")
     first = " ".join(first.split())
     help_text = first.partition(": ")[2].rstrip(".") or first
@@ -25,6 +27,8 @@ def add_command(subparsers: argparse._SubParsersAction, name: str, doc: str | No
     # Also after the subcommand; SUPPRESS keeps `study --debug NAME` from being reset.
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of a failure (also: STUDY_DEBUG=1)")
+    if handler is not None:
+        parser.set_defaults(handler=handler)
     return parser
 
 

@@ -150,6 +150,20 @@ def study_executable() -> str:
         return str(beside)
 
 
+def add_no_publish(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--no-publish``: do not save ``what`` (into the studies)."""
+    parser.add_argument("--no-publish", dest="publish", action="store_false",
+                        help=f"do not save {what}")
+
+
+@contextlib.contextmanager
+def on_storage(args: argparse.Namespace) -> Iterator[str]:
+    """The storage URL ``args`` name (``--storage``), with ``user_errors`` around the work."""
+    url = resolved_url(args)
+    with user_errors(url):
+        yield url
+
+
 def resolved_url(args: argparse.Namespace) -> str:
     from study.search.errors import SearchError
     from study.search.storage import resolve_url

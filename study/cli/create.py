@@ -16,17 +16,15 @@ from study.cli._command import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = add_command(subparsers, "create", __doc__)
+    parser = add_command(subparsers, "create", __doc__, handler=run)
     _search.add_name(parser)
     _search.add_experiment(parser, required=True)
     _search.add_storage(parser)
-    parser.set_defaults(handler=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    url = _search.resolved_url(args)
-    with _search.user_errors(url):
+    with _search.on_storage(args) as url:
         create(args, url)
     return 0
 

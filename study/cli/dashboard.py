@@ -23,7 +23,7 @@ NO_LOGIN_WARNING = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = add_command(subparsers, "dashboard", __doc__)
+    parser = add_command(subparsers, "dashboard", __doc__, handler=run)
     _search.add_storage(parser)
     parser.add_argument(
         "--host",
@@ -31,13 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="address to listen on (default: 127.0.0.1, this machine only)",
     )
     parser.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
-    parser.add_argument(
-        "--no-publish",
-        dest="publish",
-        action="store_false",
-        help="do not save the comparison figures and notes into the studies first",
-    )
-    parser.set_defaults(handler=run)
+    _search.add_no_publish(parser, "the comparison figures and notes into the studies first")
     return parser
 
 

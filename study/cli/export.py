@@ -22,7 +22,7 @@ FORMATS = "html,png,svg,csv,md"  # study.report.FORMATS, without importing plotl
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = add_command(subparsers, "export", __doc__)
+    parser = add_command(subparsers, "export", __doc__, handler=run)
     _search.add_name(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--force", action="store_true",
@@ -61,13 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="time every compared configuration N times, in turn, and report medians and "
         "interquartile ranges (default: 5)",
     )
-    parser.add_argument(
-        "--no-publish",
-        dest="publish",
-        action="store_false",
-        help="do not save the figures and summary into the studies (read-only storage)",
-    )
-    parser.set_defaults(handler=run)
+    _search.add_no_publish(parser, "the figures and summary into the studies (read-only storage)")
     return parser
 
 

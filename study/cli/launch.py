@@ -17,7 +17,7 @@ from study.cli.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = add_command(subparsers, "launch", __doc__)
+    parser = add_command(subparsers, "launch", __doc__, handler=run)
     _search.add_name(parser)
     parser.add_argument("--workers", type=int, required=True, metavar="N",
                         help="number of worker processes")
@@ -27,7 +27,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     _search.add_storage(parser)
     _search.add_worker_options(parser)
     _search.add_experiment(parser, required=False)
-    parser.set_defaults(handler=run)
     return parser
 
 
@@ -45,8 +44,7 @@ def run(args: argparse.Namespace) -> int:
         gpus = [g.strip() for g in args.gpus.split(",") if g.strip()]
         if not gpus or not all(g.isdigit() for g in gpus):
             raise UserError(f"--gpus {args.gpus!r}: expected comma-separated GPU ids like 0,1")
-    url = _search.resolved_url(args)
-    with _search.user_errors(url):
+    with _search.on_storage(args) as url:
         if args.experiment or args.config:
             create(args, url)
         elif any(v is not None for v in (args.regularizers, args.trials, args.epochs,

@@ -24,7 +24,7 @@ NO_LOGIN_WARNING = (
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from study.search.storage.proxy_server import CONNECTIONS, THREADS
 
-    parser = add_command(subparsers, "proxy", __doc__)
+    parser = add_command(subparsers, "proxy", __doc__, handler=run)
     parser.add_argument("--storage", metavar="URL",
                         help="the PostgreSQL database: postgresql+psycopg://USER@HOST:PORT/DB "
                         "(default: $STUDY_STORAGE)")
@@ -37,7 +37,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, default=CONNECTIONS,
                         help="database connections for storage calls (default: "
                         f"{CONNECTIONS})")
-    parser.set_defaults(handler=run)
     return parser
 
 

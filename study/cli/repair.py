@@ -15,16 +15,14 @@ from study.cli._command import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = add_command(subparsers, "repair", __doc__)
+    parser = add_command(subparsers, "repair", __doc__, handler=run)
     _search.add_storage(parser)
-    parser.set_defaults(handler=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     from study.search.storage import backend
 
-    url = _search.resolved_url(args)
-    with _search.user_errors(url):
+    with _search.on_storage(args) as url:
         print(backend(url).repair())
     return 0

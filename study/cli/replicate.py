@@ -20,13 +20,12 @@ from study.cli.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = add_command(subparsers, "replicate", __doc__)
+    parser = add_command(subparsers, "replicate", __doc__, handler=run)
     _search.add_name(parser)
     parser.add_argument("--replicates", type=int, metavar="K",
                         help="seeds per front configuration, the search's included (default: "
                         "the experiment's)")
     _search.add_storage(parser)
-    parser.set_defaults(handler=run)
     return parser
 
 
@@ -36,8 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.replicates is not None and args.replicates < 1:
         raise UserError(f"--replicates {args.replicates}: expected at least 1")
-    url = _search.resolved_url(args)
-    with _search.user_errors(url):
+    with _search.on_storage(args) as url:
         storage = backend(url).open()
         state = replicates.request(url, storage, args.name, args.replicates)
     for regularizer, done in state.items():

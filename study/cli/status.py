@@ -15,10 +15,9 @@ from study.cli._command import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = add_command(subparsers, "status", __doc__)
+    parser = add_command(subparsers, "status", __doc__, handler=run)
     _search.add_name(parser, required=False)
     _search.add_storage(parser)
-    parser.set_defaults(handler=run)
     return parser
 
 
@@ -26,8 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from study.report.status import experiment_status, storage_status
     from study.search.storage import backend
 
-    url = _search.resolved_url(args)
-    with _search.user_errors(url):
+    with _search.on_storage(args) as url:
         store = backend(url)
         storage = store.open()
         if args.name is None:

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from study.nde.methods import METHODS, SDE_METHODS
     from study.train.config import TrainConfig, field_names, setting_help
 
-    parser = add_command(subparsers, "train", __doc__)
+    parser = add_command(subparsers, "train", __doc__, handler=run)
     defaults = TrainConfig.__dataclass_fields__
     for name in field_names():
         if name == "options":
@@ -59,7 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="print only the metrics record, as JSON, on stdout")
     parser.add_argument("--checkpoint", metavar="PATH",
                         help="save the trained model and its config here (for re-evaluation)")
-    parser.set_defaults(handler=run)
     return parser
 
 

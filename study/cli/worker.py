@@ -17,11 +17,10 @@ from study.cli._command import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = add_command(subparsers, "worker", __doc__)
+    parser = add_command(subparsers, "worker", __doc__, handler=run)
     _search.add_name(parser)
     _search.add_storage(parser)
     _search.add_worker_options(parser)
-    parser.set_defaults(handler=run)
     return parser
 
 
@@ -29,8 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from study.search.worker import Worker
 
     _search.check_worker_options(args)
-    url = _search.resolved_url(args)
-    with _search.user_errors(url):
+    with _search.on_storage(args) as url:
         worker = Worker(url, args.name, device=args.device, heartbeat=args.heartbeat,
                         poll=args.poll, outage_window=args.outage_window)
         return worker.run().exit_code
