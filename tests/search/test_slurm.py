@@ -38,13 +38,16 @@ ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED"
          "BOOT_FAIL", "DEADLINE"}
 
 # One study, one trial of a few seconds (long enough to be caught RUNNING): the signal tests.
+# Long enough that a signal sent once the trial is seen training lands in training, not in its
+# last second of evaluation (3 epochs took 2-3 s on a fast machine: the trial finished, rightly
+# COMPLETE, before SIGTERM reached it).
 SLOW = """\
 regularizers = ["none"]
 trials = 1
 sampler = "random"
 [train]
 task = "digits"
-epochs = 3
+epochs = 40
 atol = 1e-4
 [search]
 rtol = { low = 1e-4, high = 3e-4, log = true }
