@@ -98,8 +98,9 @@ def main() -> None:
         lines.append(f"| {', '.join(map(str, r['at']))} | {r['margin']} | {r['max_trials']} | "
                      f"{_mean_std(r['hypervolume_ratio'])} | {_mean_std(r['time_ratio'])} | "
                      f"{pruned:.1f} | {met} |")
-    best = max(results, key=lambda r: statistics.fmean(r["hypervolume_ratio"])
-               - statistics.fmean(r["time_ratio"]))
+    # the nearest miss: the most hypervolume kept among the settings within 0.05 of the time target
+    near = [r for r in results if statistics.fmean(r["time_ratio"]) <= 0.65] or results
+    best = max(near, key=lambda r: statistics.fmean(r["hypervolume_ratio"]))
     lines += [
         "",
         "Why the target is out of reach here: with B COMPLETE trials required, p trials pruned "
@@ -108,7 +109,7 @@ def main() -> None:
         "at the budget (C = B - p) it is 1 - p (1 - f) / B: 0.6 at f = 0.2 needs p = B / 2, "
         "half the completed configurations given up, and the front of the 7-8 that remain keeps "
         "0.96-0.98 of the hypervolume. A cap above the budget gives the hypervolume back (C "
-        "nearer B) and the time with it. The best trade measured: "
+        "nearer B) and the time with it. The nearest miss (most hypervolume within 0.65 of the time): "
         f"at {', '.join(map(str, best['at']))}, max_trials {best['max_trials']}: "
         f"{_mean_std(best['hypervolume_ratio'])} of the hypervolume for "
         f"{_mean_std(best['time_ratio'])} of the time. Early stopping stays off by default "
