@@ -519,8 +519,9 @@ def markdown(result: dict) -> str:
         "",
         "N concurrent `Worker` processes on the real claim / tell / heartbeat path with a "
         "**trivial trainer** (fixed metrics, no training): this measures the storage path, not "
-        f"training. Machine: {result['cpu_count']} cores **shared with other work** "
-        "(load average 9 to 58 during the run; 64 processes on 2 cores), so throughput numbers "
+        f"training. Machine: {result['cpu_count']} cores (load average "
+        f"{result.get('load', '?')}, before / after; up to 64 processes on them), so throughput "
+        "numbers "
         "are lower bounds and latencies upper bounds; single runs, no repeats, so differences "
         "under about 2x are within the machine's noise (compare the 1-worker rows). "
         "PostgreSQL 15 on the same machine, "
@@ -619,6 +620,7 @@ def main() -> None:
     bouncer = PgBouncer("session", pool_size=40) if "pgbouncer" in modes else None
     rows = []
     locks = []
+    load = [round(os.getloadavg()[0], 1)]
     scratch = Path(tempfile.mkdtemp(prefix="scale-"))
     try:
         for workers in counts:
@@ -638,7 +640,9 @@ def main() -> None:
             bouncer.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     command = "PYTHONPATH=$PWD .venv/bin/python benchmarks/scale.py " + " ".join(sys.argv[1:])
+    load.append(round(os.getloadavg()[0], 1))
     result = {"command": command.strip(), "max_connections": max_connections,
+              "load": " / ".join(map(str, load)),
               "cpu_count": os.cpu_count(), "heartbeat_s": HEARTBEAT, "runs": rows,
               "pgbouncer_locks": locks}
     Path(args.out + ".json").write_text(json.dumps(result, indent=1) + "\n")
