@@ -231,18 +231,22 @@ class Worker:
         self._orphan: tuple[optuna.Study, int, bool, _Heartbeat | None] | None = None
         self.storage = self.retrier.call(
             "opening the storage", lambda: self.backend.open(heartbeat=heartbeat))
-        self.studies = self.retrier.call(
-            "reading the experiment", lambda: experiment_studies(self.storage, name))
-        first = next(iter(self.studies.values()))
-        self.experiment = _studies.stored_experiment(first)
-        self.metric = first.user_attrs["quality_metric"]
-        self.artifacts = self.backend.artifact_store(
-            _studies.artifact_location(first, self.backend))
+        # Reading a study's attributes and opening the artifact store query the storage too:
+        # all of it is retried through an outage (a worker started during one exited 4 here).
+        self.studies, self.experiment, self.metric, self.artifacts = self.retrier.call(
+            "reading the experiment", lambda: self._read_experiment(name))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self._retry = RetryLostTrial(max_retry=MAX_RETRY)
         self.complete = 0
         self.failed = 0
+
+    def _read_experiment(self, name: str) -> tuple[dict, Any, str, Any]:
+        """The experiment's studies, its stored definition, quality metric and artifact store."""
+        studies = experiment_studies(self.storage, name)
+        first = next(iter(studies.values()))
+        return (studies, _studies.stored_experiment(first), first.user_attrs["quality_metric"],
+                self.backend.artifact_store(_studies.artifact_location(first, self.backend)))
 
     def log(self, message: str) -> None:
         print(f"[worker {self.identity}] {message}", file=self.out, flush=True)

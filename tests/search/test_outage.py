@@ -125,6 +125,32 @@ def test_a_result_whose_trial_was_failed_meanwhile_is_recorded_on_its_rerun(tmp_
     assert worker.complete == 1  # trained once, not again
 
 
+def test_a_worker_started_during_an_outage_waits_it_out_while_reading_the_experiment(
+        tmp_path, monkeypatch):
+    # Opening the storage succeeded; reading the experiment's attributes (each a query) fails
+    # twice as the server goes away, then works: the worker starts and finishes its budget.
+    url = str(tmp_path / "study.journal")
+    assert main(["create", "--name", "late", "--config", str(write_experiment(tmp_path, 1)),
+                 "--regularizers", "none", "--storage", url]) == 0
+    unreachable = _failure(sqlalchemy.make_url(ADMIN_URL).set(port=_free_port())
+                           .render_as_string(hide_password=False))
+    from study.search import worker as worker_module
+
+    real, calls = worker_module._studies.stored_experiment, []
+
+    def flaky(study):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise unreachable
+        return real(study)
+
+    monkeypatch.setattr(worker_module._studies, "stored_experiment", flaky)
+    worker = Worker(url, "late", device="cpu", poll=0.1, train=lambda *a, **k: _record(0.5))
+    assert len(calls) == 3
+    assert worker.run().exit_code == 0
+    assert [t.state for t in load(url, "late")["none"].get_trials()] == [TrialState.COMPLETE]
+
+
 def test_a_result_the_storage_cannot_take_is_spooled_and_recorded_by_the_next_worker(
         tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
