@@ -43,8 +43,9 @@ DATA_SEED = 7
 
 # Default weights, measured on this task (benchmarks/results/defaults.md); it trades quality for
 # NFE more steeply than digits. Local's schedule is the knee of the replicated front of the shipped
-# study spiral-1e-6 (trial 6: the fewest NFE before the test MSE passes twice vanilla's, the same
-# NFE on every seed); the baselines' are single-seed first choices.
+# study spiral-1e-6 (trial 6, biased sampling: the fewest NFE before the test MSE passes twice
+# vanilla's, 44 NFE on every seed; with unbiased sampling, local's default, one seed of three stays
+# unregularized: benchmarks/results/compare-spiral.md); the baselines' are single-seed choices.
 DEFAULTS = Defaults(
     epochs=40,
     batch_size=64,
