@@ -44,13 +44,14 @@ def reference(table: dict) -> tuple[float, float]:
     return 0.9 * vanilla["val_accuracy"], 1.5 * vanilla["predict_nfe_warm"]
 
 
-def run_study(table: dict, toml: str, *, name: str) -> list:
-    """The trials (in order) of one study of ``toml`` run by one worker replaying ``table``."""
+def run_study(table: dict, toml: str, *, name: str, train=None) -> list:
+    """The trials (in order) of one study of ``toml`` run by one worker replaying ``table``
+    (or, given ``train``, training with it: ``study.train.train`` for real runs)."""
     with tempfile.TemporaryDirectory() as tmp:
         url = str(Path(tmp) / "study.journal")
         exp = experiment.Experiment.from_dict(tomllib.loads(toml))
         create(url, open_storage(url, create=True), name, exp)
-        result = Worker(url, name, device="cpu", poll=0.01, train=Replay(table),
+        result = Worker(url, name, device="cpu", poll=0.01, train=train or Replay(table),
                         out=io.StringIO()).run()
         if result.exit_code != 0:
             raise RuntimeError(result.message)

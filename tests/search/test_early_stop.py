@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 
 from study.cli import main
 from study.search.early_stop import EarlyStop, dominates
+from study.search.experiment import Experiment
 from study.search.studies import counts
 from study.search.worker import Worker
 from study.train import Progress
@@ -27,7 +28,7 @@ def test_a_point_is_dominated_only_by_the_margin_in_both_objectives():
 
 def test_the_rule_is_validated_and_never_stops_at_the_last_epoch():
     assert EarlyStop.from_value(False) is None
-    assert EarlyStop.from_value(True) == EarlyStop((0.25, 0.5), 0.0)
+    assert EarlyStop.from_value(True) == EarlyStop((0.2, 0.3), 0.0)
     rule = EarlyStop.from_value({"at": [0.5, 0.25, 0.99], "margin": 0.02})
     assert rule.at == (0.25, 0.5, 0.99) and rule.epochs(20) == [5, 10, 19]
     for bad in ({"at": []}, {"at": [1.5]}, {"margin": -1}, {"when": [0.5]}, "soon"):
@@ -44,6 +45,14 @@ def _scripted(config, *, checkpoint=None, progress=None):
                           predict_nfe_warm=nfe, train_seconds=epoch * 1.5))
     return {"val_accuracy": quality, "test_accuracy": quality, "predict_nfe": nfe + 10,
             "predict_nfe_warm": nfe, "train_seconds": 3.0, "epochs": 2, "curves": {}}
+
+
+def test_the_trial_cap_defaults_to_the_measured_one_with_early_stopping():
+    base = {"regularizers": ["local"], "trials": 15, "train": {"task": "digits"}}
+    assert Experiment.from_dict(base).trial_limit == 45  # only failures are replaced
+    stopping = {**base, "search": {"early_stop": True}}
+    assert Experiment.from_dict(stopping).trial_limit == 16  # benchmarks/early_stop.py's choice
+    assert Experiment.from_dict({**stopping, "max_trials": 30}).trial_limit == 30
 
 
 def test_dominated_trials_end_pruned_without_counting_toward_the_budget(tmp_path: Path):
