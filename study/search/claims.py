@@ -7,8 +7,8 @@ suggests its parameters one by one and finally records its full configuration (t
 attribute ``config``), and only then releases the lock. A trial counts as *claimed* once its
 ``config`` is recorded. The lock dies with its holder (a file lock with the process, an advisory
 lock with the database connection), so a RUNNING trial without ``config`` that a worker sees
-while holding the lock belongs to a worker that died mid-claim: an *abandoned claim*. It never
-trained.
+while holding the lock belongs to a worker that died mid-claim, or whose database connection
+broke mid-claim (an outage): an *abandoned claim*. It never trained.
 
 Retrying it like a lost trial would queue whatever parameters happened to be recorded, and the
 sampler would fill in the rest: the rerun would not be the run that was started. So an abandoned
@@ -32,7 +32,9 @@ from study.search.storage import REPLICATES, ROLE
 from study.search.studies import ABANDONED, stored_experiment
 
 CONFIG = "config"  # trial user attribute: the full TrainConfig dict; its presence is the claim
-REASON = "claim abandoned: its worker stopped before recording the trial's configuration"
+# Its worker died, or lost its storage connection (which frees an advisory lock) mid-claim.
+REASON = ("claim abandoned: its worker stopped or lost the storage before recording the "
+          "trial's configuration (not trained)")
 
 
 def is_claimed(trial: FrozenTrial) -> bool:
