@@ -95,15 +95,35 @@ class _Database(Backend):
         return contextlib.nullcontext()
 
     def _check_tables(self) -> None:
+        """Optuna's tables are there and complete. Optuna makes ``studies`` first and stamps
+        ``alembic_version`` last (table and row in one transaction), and every ``RDBStorage``
+        stamps it if it finds no revision: an open between the two would race the creator in
+        PostgreSQL's catalog (``duplicate key value violates unique constraint
+        "pg_type_typname_nsp_index"``, seen when a worker or ``study status`` opens while
+        ``study launch`` creates). So an open that finds the tables half made waits for the
+        creator's schema lock, and reads again."""
+        if self._tables() == "partial":
+            with self._schema_lock():
+                pass
+        if self._tables() != "complete":
+            raise StorageError(f"no studies in {self.label} yet: create an experiment first "
+                               "(study create)")
+
+    def _tables(self) -> str:
+        """``"none"``, ``"partial"`` (being created) or ``"complete"``."""
         engine = sqlalchemy.create_engine(self.url, **self.engine_kwargs())
         try:
             with engine.connect() as connection:
-                present = sqlalchemy.inspect(connection).has_table("studies")
+                inspector = sqlalchemy.inspect(connection)
+                if not inspector.has_table("studies"):
+                    return "none"
+                if not inspector.has_table("alembic_version"):
+                    return "partial"
+                revision = connection.execute(
+                    sqlalchemy.text("SELECT version_num FROM alembic_version")).first()
+                return "complete" if revision else "partial"
         finally:
             engine.dispose()
-        if not present:
-            raise StorageError(f"no studies in {self.label} yet: create an experiment first "
-                               "(study create)")
 
     def heartbeat_interval(self, storage: BaseStorage) -> int | None:
         return storage.get_heartbeat_interval()
