@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/vowels_weights.py            # train (about 20 minutes, 2 cores)
     .venv/bin/python benchmarks/vowels_weights.py --report   # the table again, no training
+    .venv/bin/python benchmarks/vowels_weights.py --confirm  # stage 3 only (about 2 minutes)
 
 The target (issue 14): local at <= 0.6x of vanilla's prediction NFE at a test loss <= 1.1x and a
 training time <= 1.0x (ratios of means over seeds). The task's local default (0.01, unbiased) was
@@ -11,7 +12,10 @@ point (0.021, biased) varied from seed to seed (87.5 ± 57 NFE). Two stages, eve
 per run, two runs at once (every method under the same load): (1) vanilla and 14 local
 configurations (constant weights 0.005-0.03 with both samplings, 2 sampled points, the
 per-sample norm, a ramp up and a decay), seeds 0-2; (2) vanilla and the stage's best
-configurations on fresh seeds 3-5, so the verdict does not rest on the seeds that chose them.
+configurations on fresh seeds 3-5, so the verdict does not rest on the seeds that chose them;
+(3) vanilla again and ``CONFIRM`` -- stage 1's best with the paper's (unbiased) sampling, the
+candidate for the task's default `local`, which stage 2's pick (all biased) left out -- on seeds
+3-5, side by side (its ratios use this stage's vanilla runs, not stage 2's).
 Prediction NFE is cold (the solver's own first step); warm-started NFE beside it. Writes
 ``benchmarks/results/vowels-weights.jsonl`` (every run) and ``vowels-weights.md``.
 """
@@ -37,17 +41,18 @@ FIRST += [{"weight": 0.01, "sampling": "unbiased", "samples": 2},
           {"weight": 0.003, "weight_final": 0.03, "sampling": "unbiased"},
           {"weight": 0.03, "weight_final": 0.003, "sampling": "unbiased"},
           {"weight": 0.02, "sampling": "biased", "samples": 2}]
+CONFIRM = [{"weight": 0.02, "sampling": "unbiased"}]
 TARGET = {"predict_nfe": 0.6, "test_loss": 1.1, "train_seconds": 1.0}
 
 
-def _train(config: dict) -> dict:
+def _train(config: dict, stage: int) -> dict:
     import torch
 
     from study.train import train
 
     torch.set_num_threads(1)
     metrics = train(config)
-    return {"config": config, **{k: metrics[k] for k in KEYS}}
+    return {"config": config, "stage": stage, **{k: metrics[k] for k in KEYS}}
 
 
 def _config(seed: int, options: dict | None) -> dict:
@@ -56,10 +61,10 @@ def _config(seed: int, options: dict | None) -> dict:
     return {"task": "vowels", "regularizer": "local", "seed": seed, "device": "cpu", **options}
 
 
-def _run(configs: list[dict], out) -> list[dict]:
+def _run(configs: list[dict], out, stage: int) -> list[dict]:
     rows = []
     with ProcessPoolExecutor(2) as pool:
-        for row in pool.map(_train, configs):
+        for row in pool.map(_train, configs, [stage] * len(configs)):
             out.write(json.dumps(row) + "\n")
             out.flush()
             print(row, flush=True)
@@ -80,9 +85,14 @@ def _label(options: dict) -> str:
     return f"{weight}, {options['sampling']}{extra}"
 
 
+def _stage(row: dict) -> int:
+    return row.get("stage") or (1 if row["config"]["seed"] < 3 else 2)
+
+
 def summarize(rows: list[dict], seeds: set[int]) -> list[dict]:
     """Per local configuration trained on every seed of ``seeds``: ratios of means to vanilla's on
-    the same seeds, per-seed NFE ratios, and whether each target holds."""
+    the same seeds, per-seed NFE ratios, and whether each target holds. ``rows`` hold one run per
+    configuration and seed (one stage's, or stages 1 and 2)."""
     rows = [r for r in rows if r["config"]["seed"] in seeds]
     vanilla = {r["config"]["seed"]: r for r in rows if r["config"]["regularizer"] == "none"}
     groups: dict[str, list[dict]] = collections.defaultdict(list)
@@ -142,6 +152,8 @@ def _table(rows: list[dict], seeds: set[int]) -> list[str]:
 
 
 def report(rows: list[dict]) -> list[str]:
+    stage3 = [r for r in rows if _stage(r) == 3]
+    rows = [r for r in rows if _stage(r) < 3]
     lines = ["# vowels: local's weight, sampling and variants against the target", "",
              "Command: `.venv/bin/python benchmarks/vowels_weights.py`. dopri5 at rtol = atol = "
              "1e-6, 30 epochs, batch 16, backpropagation; ratios of means to vanilla over the same "
@@ -153,20 +165,38 @@ def report(rows: list[dict]) -> list[str]:
         lines += _table(rows, {3, 4, 5})
         lines += ["", "## Stage 2's configurations over all six seeds", ""]
         lines += _table(rows, {0, 1, 2, 3, 4, 5})
+    if stage3:
+        lines += ["", "## Stage 3: the best unbiased configuration on seeds 3-5, beside vanilla "
+                  "again", ""]
+        lines += _table(stage3, {3, 4, 5})
+        lines += ["", "## Stage 3's configuration over all six seeds (seeds 0-2 from stage 1)",
+                  ""]
+        lines += _table([r for r in rows if _stage(r) == 1] + stage3, {0, 1, 2, 3, 4, 5})
     return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", action="store_true", help="only rewrite the table")
+    parser.add_argument("--confirm", action="store_true",
+                        help="run stage 3 only (replacing an earlier stage 3), keep stages 1-2")
     args = parser.parse_args()
-    if not args.report:
+    if args.confirm:
+        kept = [line for line in RUNS.read_text().splitlines()
+                if _stage(json.loads(line)) < 3]
+        with RUNS.open("w") as out:
+            out.write("".join(line + "\n" for line in kept))
+            _run([_config(seed, options) for seed in range(3, 6)
+                  for options in [None, *CONFIRM]], out, 3)
+    elif not args.report:
         with RUNS.open("w") as out:
             rows = _run([_config(seed, options) for seed in range(3)
-                         for options in [None, *FIRST]], out)
+                         for options in [None, *FIRST]], out, 1)
             chosen = best(rows, {0, 1, 2})
             rows += _run([_config(seed, options) for seed in range(3, 6)
-                          for options in [None, *chosen]], out)
+                          for options in [None, *chosen]], out, 2)
+            _run([_config(seed, options) for seed in range(3, 6)
+                  for options in [None, *CONFIRM]], out, 3)
     rows = [json.loads(line) for line in RUNS.read_text().splitlines()]
     text = "\n".join(report(rows)) + "\n"
     (RESULTS / "vowels-weights.md").write_text(text)

@@ -58,7 +58,8 @@ MISSING_AEON = (
     "(make install includes it)"
 )
 
-# Single-seed first choices; how they were picked is in benchmarks/results/vowels-defaults.md.
+# How these were picked (single seeds, then the replicated vowels-1e-6 study and six seeds of
+# vowels_weights.py for local): benchmarks/results/vowels-defaults.md.
 DEFAULTS = Defaults(
     epochs=30,
     batch_size=16,
