@@ -9,10 +9,11 @@ records its point at that epoch -- validation quality and the validation split's
 regularizer's other trials recorded at the same epoch. When one of them dominates it by the
 margin -- at least ``margin`` (a fraction) better in quality and at most ``1 - margin`` of its
 cost -- the trial stops there and ends PRUNED, with the reason in its ``prune_reason`` attribute
-and the training seconds it used in ``train_seconds``. Pruned trials do not count toward the
-budget of COMPLETE trials; ``max_trials`` caps the trials a regularizer may start so that a study
-stays finite (by default 1.1 times the budget with early stopping: a pruned trial mostly takes a
-COMPLETE one's slot, which is where the time is saved). Replicates are never stopped early.
+and the training seconds it used in ``train_seconds`` (on ``device_name``). Pruned trials do not
+count toward the budget of COMPLETE trials; ``max_trials`` caps the trials a regularizer may
+start so that a study stays finite (by default 1.1 times the budget with early stopping: a
+pruned trial mostly takes a COMPLETE one's slot, which is where the time is saved).
+Replicates are never stopped early.
 """
 
 from __future__ import annotations
@@ -78,10 +79,12 @@ def dominates(other: Sequence[float], point: Sequence[float], *, maximize: bool,
 class Pruned(Exception):
     """A trial stopped early; ``reason`` says by which trial, at which epoch."""
 
-    def __init__(self, reason: str, train_seconds: float | None):
+    def __init__(self, reason: str, train_seconds: float | None,
+                 device_name: str | None = None):
         super().__init__(reason)
         self.reason = reason
         self.train_seconds = train_seconds
+        self.device_name = device_name
 
 
 class Checker:
@@ -115,4 +118,4 @@ class Checker:
                     f"dominated at epoch {event.epoch} by trial {other.number} "
                     f"({seen[0]:.4g}, {seen[1]:.4g} against {point[0]:.4g}, {point[1]:.4g}; "
                     f"margin {self.rule.margin:g})",
-                    getattr(event, "train_seconds", None))
+                    getattr(event, "train_seconds", None), getattr(event, "device_name", None))

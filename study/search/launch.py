@@ -31,6 +31,7 @@ from study import threads
 from study.search import intervals
 from study.search import studies as _studies
 from study.search.errors import SearchError
+from study.search.experiment import Experiment
 from study.search.outage import OUTAGE_WINDOW_SECONDS, cause, transient
 from study.search.storage import ENV, HEARTBEAT_SECONDS, backend, experiment_studies, scrub
 
@@ -79,7 +80,7 @@ def launch(url: str | None, name: str, *, workers: int, gpus: Sequence[str] | No
             processes.append(_start(i, url, name, workers, gpus, options, logs))
         print(f"started {workers} worker(s) for {name}; logs in {logs}*.log", file=out,
               flush=True)
-        return _follow(processes, studies, out, url)
+        return _follow(processes, name, studies, out, url)
     except KeyboardInterrupt:
         print("stopping the workers (their running trials are queued again)...", file=out,
               flush=True)
@@ -129,7 +130,8 @@ def _start(index: int, url: str, name: str, workers: int, gpus: Sequence[str] | 
     return _Process(index, popen, log)
 
 
-def _follow(processes: list[_Process], studies: dict, out: TextIO, url: str) -> int:
+def _follow(processes: list[_Process], name: str, studies: dict, out: TextIO, url: str
+            ) -> int:
     total = sum(int(s.user_attrs["budget"]) for s in studies.values())
     bar = tqdm(total=total, desc="trials", unit="trial", file=out, dynamic_ncols=True) \
         if out.isatty() else None
@@ -176,7 +178,8 @@ def _follow(processes: list[_Process], studies: dict, out: TextIO, url: str) -> 
         if bar is not None:
             bar.close()
     try:
-        done = all(c.done for c in (_studies.counts(s) for s in studies.values()))
+        standing = {r: _studies.counts(s) for r, s in studies.items()}
+        experiment = _studies.stored_experiment(next(iter(studies.values())))
     except Exception as exc:
         if not transient(exc):
             raise
@@ -184,10 +187,31 @@ def _follow(processes: list[_Process], studies: dict, out: TextIO, url: str) -> 
               "whether every study has its budget is unknown: run `study status` once it is "
               "back", file=out, flush=True)
         return 1
-    if not done:
+    return _ending(name, standing, experiment, failed_workers, out)
+
+
+def _ending(name: str, standing: dict[str, _studies.Counts], experiment: Experiment,
+            failed_workers: int, out: TextIO) -> int:
+    """Say why any study ended short of its budget; 0 when every study is finished (its budget,
+    or its cap of trials, as the workers finish it) and no worker failed."""
+    short = {r: c for r, c in standing.items() if not c.done}
+    capped = [r for r, c in short.items() if c.started >= experiment.trial_limit]
+    given_up = [r for r, c in short.items()
+                if r not in capped and c.failures >= experiment.failure_limit]
+    for regularizer in capped:
+        c = short[regularizer]
+        print(f"{name}.{regularizer} started its cap of {experiment.trial_limit} trials "
+              f"(max_trials) with {c.complete}/{c.budget} COMPLETE ({c.pruned} pruned, "
+              f"{c.failures} failed): its front is what those found; raise max_trials (a new "
+              "experiment) to search further", file=out, flush=True)
+    for regularizer in given_up:
+        print(f"{name}.{regularizer} was given up after {experiment.failure_limit} failed "
+              "trials: see fail_reason in `study status`", file=out, flush=True)
+    if set(short) - set(capped) - set(given_up):
         print("the workers ended before every study had its budget: see their logs, then run "
               "`study launch` (or `study worker`) again to go on", file=out, flush=True)
-    return 0 if done and failed_workers == 0 else 1
+    finished = not (set(short) - set(capped))
+    return 0 if finished and failed_workers == 0 else 1
 
 
 def _report(process: _Process, code: int, out: TextIO) -> None:

@@ -497,6 +497,8 @@ class Worker:
         trial.set_user_attr(REASON, exc.reason)
         if exc.train_seconds is not None:
             trial.set_user_attr("train_seconds", exc.train_seconds)
+        if exc.device_name is not None:  # the compute reports' device, as for complete trials
+            trial.set_user_attr("device_name", exc.device_name)
         study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
 
     def _record(self, study: optuna.Study, number: int, result: spool.Result, label: str

@@ -64,6 +64,7 @@ class Progress:
     predict_nfe: float | None = None  # on the validation split, at the end of an epoch
     predict_nfe_warm: float | None = None
     train_seconds: float | None = None  # of the optimisation steps so far, at an epoch's end
+    device_name: str | None = None  # what trains (the record's ``device_name``), at an epoch's end
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ class _Run:
             report(Progress(self.step, self.total_steps, epoch, budget.epochs,
                             self.curves["loss"][-1], round(self.curves["nfe"][-1]),
                             val=cold.quality, predict_nfe=cold.nfe, predict_nfe_warm=warm.nfe,
-                            train_seconds=self.train_seconds))
+                            train_seconds=self.train_seconds, device_name=self.device_name()))
 
     def record(self) -> dict[str, Any]:
         """The metrics record of the trained model (see the module docstring)."""
@@ -251,9 +252,13 @@ class _Run:
             "epochs": self.budget.epochs,
             "curves": self.curves,
             "run": self.settings(),
-            "device_name": (torch.cuda.get_device_name(self.device)
-                            if self.device.type == "cuda" else "cpu"),
+            "device_name": self.device_name(),
         }
+
+    def device_name(self) -> str:
+        """``cpu`` or the GPU's name."""
+        return (torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
+                else "cpu")
 
     def settings(self) -> dict[str, Any]:
         """What this run trained (the record's ``run``, see the module docstring)."""

@@ -42,9 +42,10 @@ def _scripted(config, *, checkpoint=None, progress=None):
     quality, nfe = (0.9, 10.0) if good else (0.5, 50.0)
     for epoch in (1, 2):
         progress(Progress(epoch * 10, 20, epoch, 2, 1.0, 20, val=quality, predict_nfe=nfe + 10,
-                          predict_nfe_warm=nfe, train_seconds=epoch * 1.5))
+                          predict_nfe_warm=nfe, train_seconds=epoch * 1.5, device_name="cpu"))
     return {"val_accuracy": quality, "test_accuracy": quality, "predict_nfe": nfe + 10,
-            "predict_nfe_warm": nfe, "train_seconds": 3.0, "epochs": 2, "curves": {}}
+            "predict_nfe_warm": nfe, "train_seconds": 3.0, "epochs": 2, "curves": {},
+            "device_name": "cpu"}
 
 
 def test_the_trial_cap_defaults_to_the_measured_one_with_early_stopping():
@@ -79,5 +80,6 @@ def test_dominated_trials_end_pruned_without_counting_toward_the_budget(tmp_path
         assert t.params["weight"] < 1.0 and t.number > first_good
         assert t.user_attrs["prune_reason"].startswith("dominated at epoch 1 by trial")
         assert t.user_attrs["train_seconds"] == 1.5 and t.user_attrs["early_stop"]["1"]
+        assert t.user_attrs["device_name"] == "cpu"  # compute reports name the device
     c = counts(study)
     assert (c.complete, c.pruned) == (3, len(pruned)) and c.started <= 12

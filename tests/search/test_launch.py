@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 from optuna.trial import TrialState
 
+from study.search.experiment import Experiment
+from study.search.launch import _ending
 from study.search.storage import backend
+from study.search.studies import Counts
 from tests.search.helpers import load, run, started_trials, write_experiment
 
 
@@ -58,3 +62,28 @@ def test_launch_runs_four_local_workers_on_the_embedded_default(tmp_path):
     assert [p.name[-12:] for p in second] == ["worker-0.log", "worker-1.log"]
     assert all("every study of local has its budget" in p.read_text() for p in second)
     assert {log: log.read_bytes() for log in logs} == first
+
+
+def test_launch_says_which_study_stopped_at_its_cap_of_trials():
+    """A study that started ``max_trials`` trials (early stopping pruned some) is finished short
+    of its budget: launch names it and the setting, and does not ask for a relaunch that
+    could not go on; a study short for any other reason still gets that advice."""
+    experiment = Experiment.from_dict(
+        {"regularizers": ["none", "local"], "trials": 4, "max_trials": 6,
+         "train": {"task": "digits"}, "search": {"early_stop": True}})
+    standing = {"none": Counts(budget=4, complete=4),
+                "local": Counts(budget=4, complete=2, pruned=4)}
+    out = io.StringIO()
+    assert _ending("nu", standing, experiment, 0, out) == 0
+    assert out.getvalue() == (
+        "nu.local started its cap of 6 trials (max_trials) with 2/4 COMPLETE (4 pruned, 0 "
+        "failed): its front is what those found; raise max_trials (a new experiment) to "
+        "search further\n")
+    out = io.StringIO()
+    standing["local"] = Counts(budget=4, complete=2, pruned=1)
+    assert _ending("nu", standing, experiment, 0, out) == 1
+    assert "again to go on" in out.getvalue() and "cap" not in out.getvalue()
+    out = io.StringIO()
+    standing["local"] = Counts(budget=4, complete=1, failed=4)
+    assert _ending("nu", standing, experiment, 1, out) == 1
+    assert out.getvalue().startswith("nu.local was given up after 4 failed trials")
