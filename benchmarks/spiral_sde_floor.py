@@ -128,6 +128,12 @@ def _nfe(parts: dict, part: str) -> str:
     return f"{value['nfe']:.1f}" if "nfe" in value else "diverged"
 
 
+def _steps(parts: dict) -> str:
+    """Accepted steps per batch of each part (the sum over the quarters)."""
+    return " / ".join(f"{sum(parts[p]['steps_by_quarter']):.1f}" if "nfe" in parts[p] else "-"
+                      for p in PARTS)
+
+
 def markdown(result: dict) -> str:
     runs = result["runs"]
     vanilla = {r["seed"]: r for r in runs if r["label"] == "vanilla"}
@@ -140,12 +146,14 @@ def markdown(result: dict) -> str:
         f"moment MSE over seeds 0-2: {statistics.fmean(losses):.4f} ± "
         f"{statistics.stdev(losses):.4f}.", "",
         "| model | seed | test loss | predict NFE | vs vanilla | full (re-solved) | drift alone "
-        "| diffusion alone | steps per quarter of [0, 1] (full) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| diffusion alone | accepted steps: full / drift / diffusion "
+        "| steps per quarter of [0, 1] (full) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     data = result["data SDE"]
     lines.append(f"| the data's SDE (`CubicSpiral`) | | | | | {_nfe(data, 'full')} | "
-                 f"{_nfe(data, 'drift alone')} | {_nfe(data, 'diffusion alone')} | |")
+                 f"{_nfe(data, 'drift alone')} | {_nfe(data, 'diffusion alone')} | "
+                 f"{_steps(data)} | |")
     for label in CONFIGS:
         for row in (r for r in runs if r["label"] == label):
             parts = row["parts"]
@@ -154,7 +162,7 @@ def markdown(result: dict) -> str:
                 f"| {label} | {row['seed']} | {row['test_loss']:.4f} | {row['predict_nfe']:.1f} "
                 f"| {row['predict_nfe'] / vanilla[row['seed']]['predict_nfe']:.2f}x | "
                 f"{_nfe(parts, 'full')} | {_nfe(parts, 'drift alone')} | "
-                f"{_nfe(parts, 'diffusion alone')} | "
+                f"{_nfe(parts, 'diffusion alone')} | {_steps(parts)} | "
                 f"{' / '.join(f'{q:.1f}' for q in quarters) if quarters else ''} |")
     return "\n".join(lines) + "\n"
 
@@ -171,11 +179,10 @@ def main() -> int:
             result = measure_all(Path(workdir))
         OUT.write_text(json.dumps(result, indent=1) + "\n")
     text = markdown(result)
-    existing = OUT.with_suffix(".md")
-    analysis = ""
-    if existing.exists() and "\n## " in existing.read_text():
-        analysis = existing.read_text()[existing.read_text().index("\n## "):]
-    existing.write_text(text + analysis)
+    page = OUT.with_suffix(".md")
+    old = page.read_text() if page.exists() else ""
+    analysis = old[old.index("\n## "):] if "\n## " in old else ""  # the written reading stays
+    page.write_text(text + analysis)
     print(text)
     return 0
 
