@@ -94,6 +94,11 @@ class SolveContext(ABC):
         """The ratio the solver accepts ``step`` by (``<= 1``), differentiable: the solver's norm
         of the tolerance-scaled error, or ``norm`` of it when given."""
 
+    @abstractmethod
+    def error_order(self) -> float:
+        """The power of the step size that the error ratio grows with: a step ``h`` with ratio
+        ``r`` would, at ratio 1, have been ``h * r ** (-1 / error_order)``."""
+
     def stiffness(self, step: Step) -> torch.Tensor:
         """The solver's stiffness (dominant eigenvalue) estimate of ``step``."""
         raise ValueError(f"{self.spec.kind.upper()} solves ({self.spec.method}) have no "

@@ -69,6 +69,10 @@ class _ODEContext(SolveContext):
         return error_ratio(error, step.ys[0], step.y1, self.spec.rtol, self.spec.atol,
                            norm or self.norm)
 
+    def error_order(self) -> float:
+        # torchdiffeq's controller scales steps by ratio ** (-1 / order), order the pair's.
+        return float(self.tableau.order)
+
     def stiffness(self, step: Step) -> torch.Tensor:
         return stiffness_estimate(step.ys, step.ks)
 

@@ -82,6 +82,7 @@ class _SDEContext(SolveContext):
     step-doubling attempts on the solve's own Brownian motion (kept by the ``watch``)."""
 
     watch: _torchsde.Watch = None
+    strong_order: float = None
 
     def state_at(self, step: Step, t: torch.Tensor) -> torch.Tensor:
         t0, t1 = step.t0.detach(), step.t1.detach()
@@ -97,6 +98,11 @@ class _SDEContext(SolveContext):
     def error_ratio(self, step: Step, norm: Callable | None = None) -> torch.Tensor:
         return _torchsde.error_ratio(step.y_full, step.y_half, self.spec.rtol, self.spec.atol,
                                      norm)
+
+    def error_order(self) -> float:
+        # A step of strong order p errs by O(h ** (p + 1/2)) locally; torchsde's controller
+        # shrinks a rejected step by the same power (its factor ratio ** (-1 / 1.5) at p = 1).
+        return self.strong_order + 0.5
 
 
 def _check_sde(sde, spec: SolveSpec, dt_min, ts, y0) -> None:
@@ -234,7 +240,8 @@ def solve_sde(
     ys, watch = _integrate(counted, sde, y0, ts, spec, settings, recorder)
 
     drift.phase = diffusion.phase = "regularizer"
-    ctx = _SDEContext(watch=watch, spec=spec, t=ts, ys=ys, extra=(), selected=recorder.selected,
+    ctx = _SDEContext(watch=watch, strong_order=_torchsde.strong_order(method, sde.noise_type),
+                      spec=spec, t=ts, ys=ys, extra=(), selected=recorder.selected,
                       kept=recorder.kept)
     penalty = hooks.penalty(ctx)
     drift.phase = diffusion.phase = "backward"

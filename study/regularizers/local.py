@@ -31,6 +31,14 @@ Variants, off by default (the defaults are the published method, bit for bit):
   dimension is the batch), then the mean over the batch, instead of one RMS over the whole batch
   array (the solver's own norm, ``"batch"``). A batch element with a large error then counts by
   its own size rather than diluted by the batch; ``estimate="stiffness"`` has no per-sample form.
+- ``objective="steps"``: instead of ``R = r * h``, the number of steps the solver's controller
+  would take, estimated from the sampled step: a step ``h`` at ratio ``r`` would be
+  ``h * r ** (-1 / q)`` at ratio 1 (``q`` the power of ``h`` the ratio grows with:
+  ``SolveContext.error_order``), so ``S = (t1 - t0) * r ** (1 / q) / h`` for an unbiased time
+  (``E[S]`` is the integral of the step density over the solve) and ``S = N * r ** (1 / q)`` for a
+  biased one (``N`` accepted steps). Its gradient ``dS = S / (q r) dr`` weighs ``dr`` by ``1 / h``
+  where ``R``'s weighs it by ``h``: where steps are short, and many, it pushes hardest, where the
+  published penalty pushes least. Its scale is steps, not error: weights are not comparable.
 """
 
 from __future__ import annotations
@@ -93,6 +101,8 @@ class Local(Regularizer):
                "time points sampled per solve, one re-taken step each; the penalty is their mean"),
         Option("norm", Choice(("batch", "per-sample")), "batch",
                "error norm: RMS over the whole batch (the solver's), or per sample then mean"),
+        Option("objective", Choice(("error", "steps")), "error",
+               "penalise the error ratio times h (the paper's), or the steps it predicts"),
     )
 
     def check(self, spec: SolveSpec) -> None:
@@ -101,6 +111,11 @@ class Local(Regularizer):
             raise ValueError(
                 f"the local regularizer's estimate={self.estimate!r} needs Runge-Kutta stages, "
                 "which SDE solvers do not have: use estimate='error' for SDEs"
+            )
+        if self.objective != "error" and self.estimate != "error":
+            raise ValueError(
+                f"the local regularizer's objective={self.objective!r} predicts steps from the "
+                "error ratio: use estimate='error' with it, or objective='error'"
             )
         if self.norm != "batch" and self.estimate != "error":
             raise ValueError(
@@ -111,6 +126,7 @@ class Local(Regularizer):
     def selector(self, t0: float, t1: float):
         if not t1 > t0:
             raise ValueError("the local regularizer needs increasing integration times")
+        self._span = t1 - t0
         self._pick = _Unbiased(t0, t1, self.samples) if self.sampling == "unbiased" \
             else _Biased(self.samples)
         return self._pick
@@ -153,5 +169,12 @@ class Local(Regularizer):
                 size = ctx.error_ratio(step)
             else:
                 size = ctx.error_ratio(step, per_sample_rms)
-            value = size * step.h.to(size.dtype)
+            h = step.h.to(size.dtype)
+            if self.objective == "error":
+                value = size * h
+            else:
+                # The controller's steps: span / h per unit of step density (unbiased) or N
+                # accepted steps (biased), each split into r ** (1 / q) at ratio 1.
+                count = self._span / h if self.sampling == "unbiased" else self._pick.seen
+                value = count * size.pow(1.0 / ctx.error_order())
         return value, {"time": float(t_s), "step": float(step.h), "state": y_s}

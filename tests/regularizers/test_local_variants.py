@@ -203,3 +203,69 @@ def test_k_sample_penalty_is_differentiable_after_a_solve_without_a_graph():
                             regularizer=regularizers.make("local", samples=3))
     grads = torch.autograd.grad(info.reg, list(field.parameters()))
     assert any(torch.count_nonzero(g) for g in grads)
+
+
+def test_steps_objective_is_the_controllers_step_count_from_the_same_sampled_step():
+    """``objective="steps"`` at the same sampled time and step: ``S = span * r ** (1/q) / h``
+    (unbiased) and ``N * r ** (1/q)`` (biased, N accepted steps), ``r = R / h`` the published
+    penalty's ratio, ``q = 5`` for dopri5 (torchdiffeq's controller exponent)."""
+    a, start = -2.3, _y0()
+    for sampling in ("unbiased", "biased"):
+        infos = {}
+        for objective in ("error", "steps"):
+            torch.manual_seed(7)
+            _, infos[objective] = solve_ode(
+                LinearField(a), start, T, rtol=1e-5, atol=1e-7,
+                regularizer=regularizers.make("local", sampling=sampling, objective=objective))
+        error, steps = infos["error"], infos["steps"]
+        assert (steps.reg_time, steps.reg_step) == (error.reg_time, error.reg_step)
+        ratio = float(error.reg) / error.reg_step
+        count = 1.0 / error.reg_step if sampling == "unbiased" else len(error.step_starts)
+        assert float(steps.reg) == pytest.approx(count * ratio ** (1 / 5), rel=1e-10)
+        # The estimate is of the solve's own step count: same order of magnitude.
+        assert 0.2 * len(error.step_starts) < float(steps.reg) < 5 * len(error.step_starts)
+
+
+def test_steps_objective_weighs_short_steps_more_than_the_published_penalty():
+    """The gradient of S is S / (q r) times that of r, R's is h times it: at the same sampled
+    step the two gradients are parallel with the ratio S / (q r h)."""
+    torch.manual_seed(1)
+    field = MLPField(scale=2.0).double()
+    grads, infos = {}, {}
+    for objective in ("error", "steps"):
+        torch.manual_seed(3)
+        _, infos[objective] = solve_ode(field, _y0(), T, rtol=1e-4, atol=1e-4,
+                                        regularizer=regularizers.make("local",
+                                                                      objective=objective))
+        grads[objective] = torch.cat([g.reshape(-1) for g in torch.autograd.grad(
+            infos[objective].reg, list(field.parameters()))])
+    h = infos["error"].reg_step
+    ratio = float(infos["error"].reg) / h
+    scale = float(infos["steps"].reg) / (5 * ratio * h)
+    assert torch.allclose(grads["steps"], scale * grads["error"], rtol=1e-8, atol=1e-14)
+
+
+@pytest.mark.filterwarnings("ignore:Numerical solution is not guaranteed")
+def test_sde_steps_objective_uses_the_strong_order_plus_a_half():
+    infos = {}
+    for objective in ("error", "steps"):
+        torch.manual_seed(0)
+        _, infos[objective] = solve_sde(
+            MLPSDE().double(), y0(), times(), method="milstein", bm=brownian("milstein"),
+            first_step=0.05, rtol=1e-3, atol=1e-3,
+            regularizer=regularizers.make("local", objective=objective))
+    error, steps = infos["error"], infos["steps"]
+    span = float(times()[-1] - times()[0])
+    ratio = float(error.reg) / error.reg_step
+    assert steps.reg_nfe == error.reg_nfe
+    assert float(steps.reg) == pytest.approx(span / error.reg_step * ratio ** (1 / 1.5),
+                                             rel=1e-10)
+
+
+def test_steps_objective_needs_the_error_estimate():
+    with pytest.raises(ValueError, match="objective='steps' predicts steps from the error"):
+        solve_ode(LinearField(-1.0), _y0(), T,
+                  regularizer=regularizers.make("local", objective="steps",
+                                                estimate="stiffness"))
+    with pytest.raises(ValueError, match="objective"):
+        regularizers.make("local", objective="nfe")

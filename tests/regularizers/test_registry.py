@@ -36,7 +36,8 @@ def test_bad_options_name_the_value_and_the_accepted_ones(name, options, message
 
 def test_options_are_reported_for_storage():
     assert regularizers.make("local", sampling="biased").option_values() == {
-        "sampling": "biased", "estimate": "error", "samples": 1, "norm": "batch"
+        "sampling": "biased", "estimate": "error", "samples": 1, "norm": "batch",
+        "objective": "error",
     }
     assert regularizers.option_names("rnode") == ["kinetic", "jacobian"]
 
