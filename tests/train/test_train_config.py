@@ -24,7 +24,7 @@ def test_field_names_are_the_project_names():
     # The regularizer's options are filled with their declared defaults, and written flat.
     local = TrainConfig(regularizer="local")
     assert local.options == {"sampling": "unbiased", "estimate": "error", "samples": 1,
-                             "norm": "batch"}
+                             "norm": "batch", "objective": "error"}
     assert list(local.to_dict())[:4] == ["task", "regularizer", "sampling", "estimate"]
 
 
@@ -88,7 +88,7 @@ def test_bad_values_name_themselves_and_the_accepted_ones(values, message):
 @pytest.mark.parametrize(("regularizer", "given", "options"), [
     ("none", {}, {}),
     ("local", {"sampling": "biased"}, {"sampling": "biased", "estimate": "error", "samples": 1,
-                                       "norm": "batch"}),
+                                       "norm": "batch", "objective": "error"}),
     ("taynode", {}, {"order": 2}),
     ("rnode", {"jacobian": 0.5}, {"kinetic": 1.0, "jacobian": 0.5}),
     ("steer", {"b": 0.25}, {"b": 0.25}),

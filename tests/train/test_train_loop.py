@@ -37,7 +37,8 @@ def test_record_echoes_what_ran_with_the_task_defaults_filled_in():
     # tiny_tasks.small: ClassificationTask defaults (local weight 0.1), epochs 2, batch 32
     assert record["run"] == {
         "task": SMALL["task"], "regularizer": "local", "sampling": "unbiased",
-        "estimate": "error", "samples": 1, "norm": "batch", "weight": 0.1, "weight_final": 0.5,
+        "estimate": "error", "samples": 1, "norm": "batch", "objective": "error",
+        "weight": 0.1, "weight_final": 0.5,
         "method": "dopri5",
         "rtol": 1e-5, "atol": 1e-6, "adjoint": False, "warm_steps": False, "epochs": 2,
         "batch_size": 32,
