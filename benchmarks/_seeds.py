@@ -1,8 +1,12 @@
-"""Shared by the comparison benchmarks: labels, and per-method summaries over seeds."""
+"""Shared by the comparison benchmarks: labels, per-method summaries over seeds, and training a
+list of configurations one after another into a JSON-lines file."""
 
 from __future__ import annotations
 
+import json
 import statistics
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 
 def label(name: str, options: dict) -> str:
@@ -30,3 +34,20 @@ def summarize(runs: list[dict], keys: list[str]) -> dict:
             for key in keys
         }
     return table
+
+
+def train_rows(configs: Iterable[dict], path: Path, keys: Sequence[str]) -> None:
+    """Train each config with ``study.train.train`` on one thread, in order, writing one JSON line
+    per run (the config and its metrics' ``keys``) to ``path`` as soon as it finishes."""
+    import torch
+
+    from study.train import train
+
+    torch.set_num_threads(1)
+    with path.open("w") as out:
+        for config in configs:
+            metrics = train(config)
+            row = {"config": config, **{k: metrics[k] for k in keys}}
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            print(row, flush=True)

@@ -22,9 +22,7 @@ import json
 import statistics
 from pathlib import Path
 
-import torch
-
-from study.train import train
+from _seeds import train_rows
 
 RESULTS = Path(__file__).parent / "results"
 RUNS = RESULTS / "spiral-sde-budget.jsonl"
@@ -116,18 +114,10 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="only rewrite the table")
     args = parser.parse_args()
     if not args.report:
-        torch.set_num_threads(1)
-        with RUNS.open("w") as out:
-            for epochs, configs in CONFIGS.items():
-                for seed in SEEDS:
-                    for name, options in configs:
-                        config = {"task": "spiral-sde", "regularizer": name, "seed": seed,
-                                  "device": "cpu", "epochs": epochs, **options}
-                        metrics = train(config)
-                        row = {"config": config, **{k: metrics[k] for k in KEYS}}
-                        out.write(json.dumps(row) + "\n")
-                        out.flush()
-                        print(row, flush=True)
+        train_rows(({"task": "spiral-sde", "regularizer": name, "seed": seed, "device": "cpu",
+                     "epochs": epochs, **options}
+                    for epochs, configs in CONFIGS.items() for seed in SEEDS
+                    for name, options in configs), RUNS, KEYS)
     rows = [json.loads(line) for line in RUNS.read_text().splitlines()]
     text = "\n".join(report(rows)) + "\n\n" + READING + "\n"
     (RESULTS / "spiral-sde-budget.md").write_text(text)

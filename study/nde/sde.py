@@ -229,10 +229,10 @@ def solve_sde(
                                 (y0.shape[0], _noise_size(counted, ts, y0)), y0.dtype, y0.device,
                                 entropy)
     span = float(ts[-1]) - float(ts[0])
+    order = _torchsde.strong_order(method, sde.noise_type)
     dt = WARM.get(sde, spec, 1) if first_step == "warm" else first_step
     if dt is None:
-        dt = _initial_step(counted, ts[0], y0, spec.rtol, spec.atol,
-                           _torchsde.strong_order(method, sde.noise_type), span)
+        dt = _initial_step(counted, ts[0], y0, spec.rtol, spec.atol, order, span)
     recorder = StepRecorder(selector=hooks.selector(float(ts[0]), float(ts[-1])),
                             keep_steps=hooks.keep_steps, max_steps=max_steps)
     settings = dict(bm=bm, method=method, dt=dt, adaptive=True, rtol=spec.rtol, atol=spec.atol,
@@ -240,9 +240,8 @@ def solve_sde(
     ys, watch = _integrate(counted, sde, y0, ts, spec, settings, recorder)
 
     drift.phase = diffusion.phase = "regularizer"
-    ctx = _SDEContext(watch=watch, strong_order=_torchsde.strong_order(method, sde.noise_type),
-                      spec=spec, t=ts, ys=ys, extra=(), selected=recorder.selected,
-                      kept=recorder.kept)
+    ctx = _SDEContext(watch=watch, strong_order=order, spec=spec, t=ts, ys=ys, extra=(),
+                      selected=recorder.selected, kept=recorder.kept)
     penalty = hooks.penalty(ctx)
     drift.phase = diffusion.phase = "backward"
 
