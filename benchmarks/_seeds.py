@@ -36,15 +36,17 @@ def summarize(runs: list[dict], keys: list[str]) -> dict:
     return table
 
 
-def train_rows(configs: Iterable[dict], path: Path, keys: Sequence[str]) -> None:
+def train_rows(configs: Iterable[dict], path: Path, keys: Sequence[str], *,
+               append: bool = False) -> None:
     """Train each config with ``study.train.train`` on one thread, in order, writing one JSON line
-    per run (the config and its metrics' ``keys``) to ``path`` as soon as it finishes."""
+    per run (the config and its metrics' ``keys``) to ``path`` as soon as it finishes (after the
+    lines already there with ``append``)."""
     import torch
 
     from study.train import train
 
     torch.set_num_threads(1)
-    with path.open("w") as out:
+    with path.open("a" if append else "w") as out:
         for config in configs:
             metrics = train(config)
             row = {"config": config, **{k: metrics[k] for k in keys}}
