@@ -11,7 +11,9 @@ prediction is measured (milstein at the task's rtol = atol = 1e-2, the solver's 
 batches of 256, the same Brownian paths for every variant) three ways: the full SDE, its drift
 alone (diffusion set to zero), and its diffusion alone (drift set to zero). The NFE of each part
 alone says how many steps that part demands of the step-doubling controller at this tolerance.
-Where the accepted steps go: the mean count per batch in each quarter of ``[0, 1]`` (full solve).
+Where the accepted steps go: the mean count per batch in each quarter of ``[0, 1]`` (full solve),
+and what else the full solve spends: its rejected attempts (each costs 6 NFE, as an accepted one
+does: three drift and three diffusion calls) and the first step its heuristic tried.
 
 Models: vanilla, local at the task default (1.5, unbiased), local at the variants study's
 cheapest front point (2.04, unbiased, 2 sampled points), a ramp up (0.8 -> 3.0, unbiased, 2
@@ -90,17 +92,20 @@ def solve_parts(task, model, sde) -> dict:
     for part, (a, b) in PARTS.items():
         model.block.sde = Part(sde, a, b)
         torch.manual_seed(0)  # the same Brownian paths for every part and every model
-        nfes, quarters = [], [0.0] * QUARTERS
+        nfes, rejected, first, quarters = [], [], [], [0.0] * QUARTERS
         try:
             for inputs, _ in task.batches("val", 256):
                 model(inputs)
                 nfes.append(model.info.nfe)
+                rejected.append(model.info.rejected)
+                first.append(model.info.first_step)
                 for start in model.info.step_starts:
                     quarters[min(int(start * QUARTERS), QUARTERS - 1)] += 1
         except SolverError as exc:
             out[part] = {"failed": str(exc)}
             continue
-        out[part] = {"nfe": statistics.fmean(nfes),
+        out[part] = {"nfe": statistics.fmean(nfes), "rejected": statistics.fmean(rejected),
+                     "first_step": statistics.fmean(first),
                      "steps_by_quarter": [q / len(nfes) for q in quarters]}
     return out
 
@@ -128,6 +133,12 @@ def _nfe(parts: dict, part: str) -> str:
     return f"{value['nfe']:.1f}" if "nfe" in value else "diverged"
 
 
+def _get(parts: dict, key: str, spec: str) -> str:
+    """The full solve's ``key`` (absent from results measured before it was recorded)."""
+    value = parts["full"].get(key)
+    return "" if value is None else format(value, spec)
+
+
 def _steps(parts: dict) -> str:
     """Accepted steps per batch of each part (the sum over the quarters)."""
     return " / ".join(f"{sum(parts[p]['steps_by_quarter']):.1f}" if "nfe" in parts[p] else "-"
@@ -147,13 +158,13 @@ def markdown(result: dict) -> str:
         f"{statistics.stdev(losses):.4f}.", "",
         "| model | seed | test loss | predict NFE | vs vanilla | full (re-solved) | drift alone "
         "| diffusion alone | accepted steps: full / drift / diffusion "
-        "| steps per quarter of [0, 1] (full) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| steps per quarter of [0, 1] (full) | rejected attempts (full) | first step (full) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|",
     ]
     data = result["data SDE"]
     lines.append(f"| the data's SDE (`CubicSpiral`) | | | | | {_nfe(data, 'full')} | "
                  f"{_nfe(data, 'drift alone')} | {_nfe(data, 'diffusion alone')} | "
-                 f"{_steps(data)} | |")
+                 f"{_steps(data)} | | | |")
     for label in CONFIGS:
         for row in (r for r in runs if r["label"] == label):
             parts = row["parts"]
@@ -163,7 +174,8 @@ def markdown(result: dict) -> str:
                 f"| {row['predict_nfe'] / vanilla[row['seed']]['predict_nfe']:.2f}x | "
                 f"{_nfe(parts, 'full')} | {_nfe(parts, 'drift alone')} | "
                 f"{_nfe(parts, 'diffusion alone')} | {_steps(parts)} | "
-                f"{' / '.join(f'{q:.1f}' for q in quarters) if quarters else ''} |")
+                f"{' / '.join(f'{q:.1f}' for q in quarters) if quarters else ''} | "
+                f"{_get(parts, 'rejected', '.1f')} | {_get(parts, 'first_step', '.4f')} |")
     return "\n".join(lines) + "\n"
 
 
