@@ -134,7 +134,7 @@ def _nfe(parts: dict, part: str) -> str:
 
 
 def _get(parts: dict, key: str, spec: str) -> str:
-    """The full solve's ``key`` (absent from results measured before it was recorded)."""
+    """The full solve's ``key``, empty where the full solve failed (it then records only why)."""
     value = parts["full"].get(key)
     return "" if value is None else format(value, spec)
 
