@@ -38,17 +38,21 @@ def transient(exc: BaseException) -> bool:
     The database driver's error decides where there is one: an SQLSTATE of a connection
     failure or shutdown is transient, any other SQLSTATE (a wrong password, a database that does
     not exist, bad data) is not; no SQLSTATE means the connection itself failed (refused, reset,
-    timed out)."""
+    timed out), or the driver refused a connection left mid-command by such a failure (an
+    error it raised itself otherwise: the error it was handling, if any, decides)."""
     import sqlalchemy
 
     links = list(chain(exc, suppressed=True))
     for link in links:
         if type(link).__module__.startswith("psycopg"):
             sqlstate = getattr(link, "sqlstate", None)
-            if sqlstate is None:
-                return (type(link).__name__ in ("OperationalError", "InterfaceError")
-                        and _connection_failure(str(link)))
-            return sqlstate.startswith(_TRANSIENT_SQLSTATES)
+            if sqlstate is not None:
+                return sqlstate.startswith(_TRANSIENT_SQLSTATES)
+            if type(link).__name__ in ("OperationalError", "InterfaceError"):
+                return _connection_failure(str(link))
+            if any(words in str(link) for words in _LEFT_MID_COMMAND):
+                return True
+            # any other error the driver raised itself: what it was handling decides
     for link in links:
         if isinstance(link, sqlalchemy.exc.DBAPIError) and link.connection_invalidated:
             return True
@@ -58,6 +62,14 @@ def transient(exc: BaseException) -> bool:
         if type(link).__module__.startswith("grpc") and "UNAVAILABLE" in str(link):
             return True
     return False
+
+
+# The driver refusing a connection that a failure left in the middle of a command: a pooled
+# connection whose query an outage cut off fails SQLAlchemy's pre-ping with "can't change
+# 'autocommit' now: connection in transaction status ACTIVE" (seen in CI during a database
+# outage: it killed a worker). The pool drops that connection, so the next attempt reconnects.
+_LEFT_MID_COMMAND = ("connection in transaction status ACTIVE",
+                     "another command is already in progress")
 
 
 def _connection_failure(message: str) -> bool:

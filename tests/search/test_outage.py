@@ -9,6 +9,7 @@ import socket
 import time
 from collections import Counter
 
+import psycopg
 import pytest
 import sqlalchemy
 from optuna.trial import TrialState
@@ -57,6 +58,31 @@ def test_only_an_unreachable_server_is_transient():
     assert not transient(_failure(missing))  # waiting does not create the database
     assert not transient(_failure(ADMIN_URL, "SELECT 1/0"))
     assert not transient(ValueError("bad data"))
+
+
+def test_a_pooled_connection_left_mid_command_is_transient_and_retried_on_a_new_one():
+    """An outage that cuts off a query can leave a pooled connection mid-command; SQLAlchemy's
+    pre-ping then fails with psycopg's "can't change 'autocommit' now" (this killed a worker in
+    CI). The pool drops that connection, so the retry reconnects and the step succeeds."""
+    engine = sqlalchemy.create_engine(ADMIN_URL, pool_pre_ping=True, pool_size=1,
+                                      pool_reset_on_return=None)  # keeps the state on check-in
+    try:
+        with engine.connect() as connection:
+            # a command sent and never read back: the connection goes back to the pool ACTIVE
+            connection.connection.dbapi_connection.pgconn.send_query(b"SELECT pg_sleep(0.1)")
+        logged, slept = [], []
+
+        def step() -> int:
+            with engine.connect() as connection:
+                return connection.execute(sqlalchemy.text("SELECT 7")).scalar()
+
+        assert Retrier(60, log=logged.append, sleep=slept.append).call("claiming", step) == 7
+        assert len(slept) == 1  # one failed attempt, then a fresh connection
+        assert "transaction status ACTIVE" in logged[0] and "back after" in logged[1]
+    finally:
+        engine.dispose()
+    # a client-side refusal with nothing behind it that is not about the connection's state
+    assert not transient(psycopg.ProgrammingError("the query has 2 placeholders but 1 parameters"))
 
 
 def test_retrier_waits_out_an_outage_and_names_its_cause():
