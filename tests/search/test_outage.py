@@ -83,6 +83,16 @@ def test_a_pooled_connection_left_mid_command_is_transient_and_retried_on_a_new_
         engine.dispose()
     # a client-side refusal with nothing behind it that is not about the connection's state
     assert not transient(psycopg.ProgrammingError("the query has 2 placeholders but 1 parameters"))
+    # ... and one raised while handling a real refused connection: that failure decides
+    refused = _failure(sqlalchemy.make_url(ADMIN_URL).set(port=_free_port())
+                       .render_as_string(hide_password=False))
+    try:
+        try:
+            raise refused.orig
+        except psycopg.OperationalError:
+            raise psycopg.ProgrammingError("the cursor is closed") from None
+    except psycopg.ProgrammingError as refusal:
+        assert transient(refusal)
 
 
 def test_retrier_waits_out_an_outage_and_names_its_cause():
