@@ -29,6 +29,7 @@ from torchsde._core import adaptive_stepping, methods
 from study.nde.errors import NonFiniteState, SolverError
 from study.nde.methods import METHOD_SDE_TYPES
 from study.nde.recorder import SDEStep, StepRecorder
+from study.nde.runge_kutta import safe_sqrt
 
 EXPECTED_VERSION = "0.2.6"
 if torchsde.__version__ != EXPECTED_VERSION:  # pragma: no cover - guarded by the exact pin
@@ -75,7 +76,7 @@ def error_ratio(y_full: torch.Tensor, y_half: torch.Tensor, rtol: float,
     the RMS over all elements when given)."""
     tol = (rtol * torch.maximum(y_full.abs(), y_half.abs()) + atol).clamp_min(_EPS)
     scaled = (y_full - y_half) / tol
-    size = scaled.pow(2).mean().sqrt() if norm is None else norm(scaled)
+    size = safe_sqrt(scaled.pow(2).mean()) if norm is None else norm(scaled)
     return size.clamp_min(_EPS)
 
 

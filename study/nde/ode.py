@@ -66,8 +66,10 @@ class _ODEContext(SolveContext):
 
     def error_ratio(self, step: Step, norm: Callable | None = None) -> torch.Tensor:
         error = combine(self.tableau.e, step.ks) * step.h.to(step.ks[0].dtype)
-        return error_ratio(error, step.ys[0], step.y1, self.spec.rtol, self.spec.atol,
-                           norm or self.norm)
+        if norm is None and self.norm is not _torchdiffeq.rms_norm:
+            norm = self.norm
+        # error_ratio's own RMS is torchdiffeq's, value for value, with a zero gradient at 0.
+        return error_ratio(error, step.ys[0], step.y1, self.spec.rtol, self.spec.atol, norm)
 
     def error_order(self) -> float:
         # torchdiffeq's controller scales steps by ratio ** (-1 / order), order the pair's.

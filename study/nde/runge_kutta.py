@@ -66,13 +66,24 @@ def rk_step(field: Callable, t0: torch.Tensor, y0: torch.Tensor, h: torch.Tensor
     return Step(y1=y1, error=error, ys=ys, ks=ks)
 
 
+def safe_sqrt(x: torch.Tensor) -> torch.Tensor:
+    """``sqrt(x)`` of a non-negative ``x`` whose gradient is 0, not NaN, where ``x`` is 0.
+
+    ``x.sqrt()`` backpropagates ``0 * inf = NaN`` from an exactly zero ``x`` (a re-taken step
+    whose error is exactly 0: a step shortened to nothing at the end of the span, or dynamics
+    the step integrates exactly), and one NaN gradient makes every parameter NaN. Below the
+    smallest normal float the value is ``sqrt`` of that float instead (``~1e-19`` in float32), so
+    every other value is unchanged bit for bit."""
+    return x.clamp_min(torch.finfo(x.dtype).tiny).sqrt()
+
+
 def error_ratio(error: torch.Tensor, y0: torch.Tensor, y1: torch.Tensor, rtol: float,
                 atol: float, norm: Callable | None = None) -> torch.Tensor:
     """The ratio an adaptive solver accepts a step by (``<= 1``): ``norm(e / (atol + rtol *
     max(|y0|, |y1|)))``, RMS over all elements by default."""
     scaled = error / (atol + rtol * torch.maximum(y0.abs(), y1.abs()))
     if norm is None:
-        return scaled.pow(2).mean().sqrt()
+        return safe_sqrt(scaled.pow(2).mean())
     return norm(scaled)
 
 

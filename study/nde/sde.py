@@ -35,6 +35,7 @@ adjoint method for the SDE's type).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -162,16 +163,24 @@ def _initial_step(sde, t0: torch.Tensor, y0: torch.Tensor, rtol: float, atol: fl
     def norm(x: torch.Tensor) -> float:
         return float((x / scale).pow(2).mean().sqrt())
 
+    def finite(*values: float) -> None:
+        # A NaN first step would never end: torchsde's Brownian tree splits NaN times forever.
+        if not all(math.isfinite(v) for v in values):
+            raise NonFiniteState("non-finite state, drift or diffusion (NaN/inf) at "
+                                 f"t={float(t0):.6g}, before the first step", time=float(t0))
+
     with torch.no_grad():
         f0 = sde.f(t0, y0)
         g0 = 3 * _noise_scale(sde.g(t0, y0), sde.noise_type)
         d0, d1 = norm(y0), norm(f0.abs() + g0)
+        finite(d0, d1)
         h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
         h0 = min(h0, span)
         t1 = t0 + h0
         f1 = sde.f(t1, y0 + h0 * f0)
         g1 = 3 * _noise_scale(sde.g(t1, y0 + h0 * f0), sde.noise_type)
         d2 = norm((f1 - f0).abs() + (g1 - g0).abs()) / h0
+        finite(d2)
     largest = max(d1, d2)
     h1 = max(1e-6, h0 * 1e-3) if largest <= 1e-15 else largest ** (-1 / (order + 0.5))
     return min(100 * h0, h1, span)

@@ -44,6 +44,7 @@ Variants, off by default (the defaults are the published method, bit for bit):
 from __future__ import annotations
 
 from study.nde.hooks import Penalty, SolveContext, SolveSpec
+from study.nde.runge_kutta import safe_sqrt
 from study.params import Choice, Integer, Option
 from study.regularizers.base import Regularizer
 
@@ -86,7 +87,7 @@ def per_sample_rms(scaled):
     if scaled.ndim < 2:
         raise ValueError("the local regularizer's norm='per-sample' needs a batch dimension: "
                          f"the state has shape {tuple(scaled.shape)}, (batch, ...) is needed")
-    return scaled.flatten(1).pow(2).mean(dim=1).sqrt().mean()
+    return safe_sqrt(scaled.flatten(1).pow(2).mean(dim=1)).mean()
 
 
 class Local(Regularizer):

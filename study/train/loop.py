@@ -192,6 +192,12 @@ class _Run:
                     f"{penalty})", epoch=epoch, step=self.step)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if not self._finite_gradients():
+                total, part, penalty = (float(x.detach()) for x in (loss, task_loss, info.reg))
+                raise TrainingDiverged(
+                    "non-finite-gradient", f"a gradient is NaN/inf at a finite loss {total} "
+                    f"(task loss {part}, penalty {penalty}); the parameters were not updated",
+                    epoch=epoch, step=self.step)
             self.optimizer.step()
         except SolverError as exc:
             raise TrainingDiverged(exc.kind, str(exc), epoch=epoch, step=self.step) from exc
@@ -200,6 +206,13 @@ class _Run:
         self.nfe_backward += info.nfe_backward
         self.step += 1
         return float(task_loss.detach()), nfe
+
+    def _finite_gradients(self) -> bool:
+        """Whether every gradient the optimizer would apply is finite (one NaN would make the
+        parameters NaN, and the next solve fail far from the cause)."""
+        grads = [p.grad for group in self.optimizer.param_groups for p in group["params"]
+                 if p.grad is not None]
+        return not grads or bool(torch.stack([g.isfinite().all() for g in grads]).all())
 
     def epoch(self, epoch: int) -> None:
         """Train one epoch, then validate; report both to ``progress``."""

@@ -25,3 +25,14 @@ class _NaNLoss(ClassificationTask):
 
 def nan_loss(seed: int) -> ClassificationTask:
     return _NaNLoss(**_data(seed), name="nan-loss", width=4, hidden=8, epochs=2, batch_size=32)
+
+
+class _NaNGradient(ClassificationTask):
+    def loss(self, output, targets):
+        # Adds exactly 0, whose gradient is NaN: sqrt's backward at 0 is 0 * inf.
+        return super().loss(output, targets) + (output * 0).pow(2).sum().sqrt()
+
+
+def nan_gradient(seed: int) -> ClassificationTask:
+    return _NaNGradient(**_data(seed), name="nan-gradient", width=4, hidden=8, epochs=2,
+                        batch_size=32)
