@@ -44,7 +44,6 @@ Variants, off by default (the defaults are the published method, bit for bit):
 from __future__ import annotations
 
 from study.nde.hooks import Penalty, SolveContext, SolveSpec
-from study.nde.runge_kutta import safe_sqrt
 from study.params import Choice, Integer, Option
 from study.regularizers.base import Regularizer
 
@@ -87,6 +86,8 @@ def per_sample_rms(scaled):
     if scaled.ndim < 2:
         raise ValueError("the local regularizer's norm='per-sample' needs a batch dimension: "
                          f"the state has shape {tuple(scaled.shape)}, (batch, ...) is needed")
+    from study.nde.runge_kutta import safe_sqrt  # torch: not at import (light commands)
+
     return safe_sqrt(scaled.flatten(1).pow(2).mean(dim=1)).mean()
 
 
