@@ -153,6 +153,12 @@ def _elapsed(start: float, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def _losses(loss: torch.Tensor, task_loss: torch.Tensor, penalty: torch.Tensor) -> str:
+    """The loss and its parts, for a divergence message."""
+    total, part, reg = (float(x.detach()) for x in (loss, task_loss, penalty))
+    return f"{total} (task loss {part}, penalty {reg})"
+
+
 class _Run:
     """One training run in progress: the model, its optimizer and schedule, and what it cost."""
 
@@ -186,18 +192,16 @@ class _Run:
                 task_loss = self.task.loss(output, targets)
                 loss = task_loss + self.schedule.at(self.step) * info.reg
             if not bool(torch.isfinite(loss)):
-                total, part, penalty = (float(x.detach()) for x in (loss, task_loss, info.reg))
-                raise TrainingDiverged(
-                    "non-finite-loss", f"the loss is {total} (task loss {part}, penalty "
-                    f"{penalty})", epoch=epoch, step=self.step)
+                raise TrainingDiverged("non-finite-loss",
+                                       f"the loss is {_losses(loss, task_loss, info.reg)}",
+                                       epoch=epoch, step=self.step)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if not self._finite_gradients():
-                total, part, penalty = (float(x.detach()) for x in (loss, task_loss, info.reg))
                 raise TrainingDiverged(
-                    "non-finite-gradient", f"a gradient is NaN/inf at a finite loss {total} "
-                    f"(task loss {part}, penalty {penalty}); the parameters were not updated",
-                    epoch=epoch, step=self.step)
+                    "non-finite-gradient", "a gradient is NaN/inf at a finite loss "
+                    f"{_losses(loss, task_loss, info.reg)}; "
+                    "the parameters were not updated", epoch=epoch, step=self.step)
             self.optimizer.step()
         except SolverError as exc:
             raise TrainingDiverged(exc.kind, str(exc), epoch=epoch, step=self.step) from exc
