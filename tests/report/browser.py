@@ -5,9 +5,15 @@ Tests that use it fail, not skip, when Chromium is missing: `make chromium` inst
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import signal
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +46,48 @@ def chromium() -> str:
     return path
 
 
+@contextmanager
+def _profile() -> Iterator[str]:
+    """A fresh ``--user-data-dir``, removed once nothing writes into it any more."""
+    profile = tempfile.mkdtemp(prefix="study-chromium-")
+    try:
+        yield profile
+    finally:
+        # Chromium's helper processes can still be writing into the profile for a moment after
+        # the browser is gone (every one of them is killed first: _stop): retry until it is
+        # removed, on the condition rather than a fixed sleep.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                shutil.rmtree(profile)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    shutil.rmtree(profile, ignore_errors=True)
+                    break
+                time.sleep(0.05)
+
+
+def _start(command: list[str], **kwargs) -> subprocess.Popen:
+    """Chromium in a process group of its own, so that _stop reaches its helpers too."""
+    return subprocess.Popen(command, start_new_session=True, **kwargs)
+
+
+def _stop(browser: subprocess.Popen) -> None:
+    """Stop the browser, then kill every process left in its group (renderers, crash handler)."""
+    if browser.poll() is None:
+        browser.terminate()
+        try:
+            browser.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            browser.kill()
+            browser.wait()
+    with suppress(ProcessLookupError):  # the group is empty: nothing left to stop
+        os.killpg(browser.pid, signal.SIGKILL)
+
+
 def visit(
     url: str,
     *,
@@ -53,19 +101,22 @@ def visit(
     ``wait_ms`` lets scripts run that long (virtual time) before the DOM is read, for pages that
     fetch their content after loading.
     """
-    with tempfile.TemporaryDirectory() as profile:
+    with _profile() as profile:
         command = [chromium(), *FLAGS, f"--user-data-dir={profile}"]
         if wait_ms:
             command.append(f"--virtual-time-budget={wait_ms}")
         if screenshot is not None:
             command += [f"--window-size={size[0]},{size[1]}", f"--screenshot={screenshot}"]
         command.append("--dump-dom")
-        done = subprocess.run(
-            [*command, url], capture_output=True, text=True, timeout=timeout, check=False
-        )
-    assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
-    console = [m.group(1) for m in map(_CONSOLE.search, done.stderr.splitlines()) if m]
-    return Visit(console=console, dom=done.stdout)
+        browser = _start([*command, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+        try:
+            stdout, stderr = browser.communicate(timeout=timeout)
+        finally:
+            _stop(browser)
+    assert browser.returncode == 0, f"chromium failed ({browser.returncode}): {stderr[-2000:]}"
+    console = [m.group(1) for m in map(_CONSOLE.search, stderr.splitlines()) if m]
+    return Visit(console=console, dom=stdout)
 
 
 def evaluate(url: str, script: str, *, size: tuple[int, int] = (1200, 900),
@@ -77,16 +128,15 @@ def evaluate(url: str, script: str, *, size: tuple[int, int] = (1200, 900),
     show. Fails when ``script`` never returns a value within ``timeout``.
     """
     import json
-    import time
     import urllib.request
 
     import websocket
 
-    with tempfile.TemporaryDirectory() as profile:
+    with _profile() as profile:
         command = [chromium(), *FLAGS, f"--user-data-dir={profile}",
                    f"--window-size={size[0]},{size[1]}", "--remote-debugging-port=0",
                    "--remote-allow-origins=*", "about:blank"]
-        browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        browser = _start(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + timeout
             port_file = Path(profile) / "DevToolsActivePort"
@@ -118,5 +168,4 @@ def evaluate(url: str, script: str, *, size: tuple[int, int] = (1200, 900),
                 assert time.monotonic() < deadline, f"{script[:80]}... gave nothing in time"
                 time.sleep(0.25)
         finally:
-            browser.terminate()
-            browser.wait(timeout=30)
+            _stop(browser)
