@@ -1,6 +1,6 @@
 """spiral-sde: where the prediction NFE comes from, and why local misses its target on seed 0.
 
-    .venv/bin/python benchmarks/spiral_sde_floor.py            # train and measure (about 5 minutes)
+    .venv/bin/python benchmarks/spiral_sde_floor.py            # train and measure (about 7 minutes)
     .venv/bin/python benchmarks/spiral_sde_floor.py --report   # the tables again, no training
 
 The target (issue 14): local at <= 0.75x of vanilla's prediction NFE on every one of 3 seeds at a
@@ -17,8 +17,9 @@ does: three drift and three diffusion calls) and the first step its heuristic tr
 
 Models: vanilla, local at the task default (1.5, unbiased), local at the variants study's
 cheapest front point (2.04, unbiased, 2 sampled points), a ramp up (0.8 -> 3.0, unbiased, 2
-samples) and global-error at its default (0.1), seeds 0-2, each trained by ``study.train.train``
-with the task's defaults (20 epochs), one thread. Writes
+samples), global-error at its default (0.1), and the two penalties on the drift's own error of
+``spiral_sde_schedules.py``'s stage 5 (added to local at 0.8, and alone at 3.0), seeds 0-2, each
+trained by ``study.train.train`` with the task's defaults (20 epochs), one thread. Writes
 ``benchmarks/results/spiral-sde-floor.json`` and ``spiral-sde-floor.md``.
 """
 
@@ -48,6 +49,10 @@ CONFIGS = {
     "local 2.04, 2 samples": ("local", {"weight": 2.04, "samples": 2}),
     "local 0.8 -> 3.0, 2 samples": ("local", {"weight": 0.8, "weight_final": 3.0, "samples": 2}),
     "global-error 0.1 (default)": ("global-error", {}),
+    # spiral_sde_schedules.py's stage 5: the drift's own error (benchmarks/_drift_local.py)
+    "local 0.8 + drift's own error": ("_drift_local:DriftLocal",
+                                      {"weight": 0.8, "drift": "added"}),
+    "drift's own error only, 3.0": ("_drift_local:DriftLocal", {"weight": 3.0, "drift": "only"}),
 }
 PARTS = {"full": (1.0, 1.0), "drift alone": (1.0, 0.0), "diffusion alone": (0.0, 1.0)}
 QUARTERS = 4

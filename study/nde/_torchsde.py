@@ -168,6 +168,12 @@ class Watch:
         else:
             recorder.accept(t0, t1, lambda: pending)
 
+    def drift(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The solved SDE's drift at ``(t, y)``, through the solver (so it is counted)."""
+        if self.solver is None:
+            raise RuntimeError("no solver was built in this recording")
+        return self.solver.sde.f(t, y)
+
     def doubling(self, t0: torch.Tensor, t1: torch.Tensor,
                  y0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(y_full, y_half)`` of the attempt ``t0 -> t1`` from ``y0``, as the solver takes it."""

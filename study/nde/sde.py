@@ -96,6 +96,11 @@ class _SDEContext(SolveContext):
         y_full, y_half = self.watch.doubling(t, end, y)
         return SDEStep(t0=t, t1=end, y0=y, y_full=y_full, y_half=y_half)
 
+    def drift(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The SDE's drift ``f(t, y)`` (counted as a regularizer call), for penalties on the
+        drift alone."""
+        return self.watch.drift(t, y)
+
     def error_ratio(self, step: Step, norm: Callable | None = None) -> torch.Tensor:
         return _torchsde.error_ratio(step.y_full, step.y_half, self.spec.rtol, self.spec.atol,
                                      norm)

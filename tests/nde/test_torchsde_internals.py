@@ -79,3 +79,23 @@ def test_strong_orders_are_the_solvers_own():
                     sde=ForwardSDE(sde), bm=bm, dt=0.1, adaptive=True, rtol=1e-3, atol=1e-3,
                     dt_min=1e-5, options={})
                 assert _torchsde.strong_order(method, noise) == solver.strong_order
+
+
+def test_the_context_drift_is_the_sdes_own_and_counted_as_a_regularizer_call():
+    from study.nde import solve_sde
+    from study.nde.hooks import Penalty, SolveHooks
+
+    sde, seen = MLPSDE().double(), {}
+
+    class DriftAtTheEnd(SolveHooks):
+        def penalty(self, ctx):
+            seen["drift"] = ctx.drift(ctx.t[-1], ctx.ys[-1])
+            return Penalty(seen["drift"].pow(2).mean())
+
+    ys, info = solve_sde(sde, y0(), times(), method="milstein", rtol=1e-3, atol=1e-3,
+                         regularizer=DriftAtTheEnd(), bm=_bm())
+    assert torch.equal(seen["drift"], sde.f(times()[-1], ys[-1]))
+    assert info.reg_nfe == 1  # one drift call, no diffusion
+    info.reg.backward()  # differentiable in the drift's parameters
+    assert any(p.grad is not None and bool(p.grad.abs().sum() > 0)
+               for p in sde.drift.parameters())
