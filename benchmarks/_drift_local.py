@@ -6,11 +6,12 @@ paper's penalty (on the full step-doubling attempt, dominated by the diffusion's
 lower. This variant asks whether penalising the drift's own error there does. At the same sampled
 ``(t_s, y_s)`` and step ``h`` as the paper's penalty, it re-takes the drift's ODE ``y' = f(t, y)``
 by Euler step doubling (milstein with zero diffusion is Euler): ``y_full = y_s + h f(t_s, y_s)``
-against two half steps, and adds ``weight * drift_ratio * h`` with the solver's ratio (tolerance
-scaled RMS). ``drift="added"``: the paper's ``R`` plus that term; ``drift="only"``: that term
-alone. Two more drift calls per sampled point. A user's regularizer by import path
-(``_drift_local:DriftLocal``, the benchmarks folder on ``sys.path``), not part of the product:
-it did not help (see the stage's verdict).
+against two half steps, and takes their ratio as the solver does (tolerance-scaled RMS) times
+``h``; the training weight scales the penalty as for every regularizer. ``drift="added"``: the
+paper's ``R`` plus that term; ``drift="only"``: that term alone (the paper's step is still
+re-taken, and its value dropped). Two more drift calls per sampled point. A user's regularizer by
+import path (``_drift_local:DriftLocal``, the benchmarks folder on ``sys.path``), not part of the
+product: it did not help (see the stage's verdict).
 """
 
 from __future__ import annotations
