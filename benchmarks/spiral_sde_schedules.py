@@ -8,7 +8,7 @@
 
 The target (issue 14): local at <= 0.75x of vanilla's prediction NFE on every one of 3 seeds at a
 test moment MSE within vanilla's spread. The replicated fronts (`fronts-spiral-sde-1e-2*`) step
-from 0.80x at vanilla's loss to 0.74x at 1.5x it. Four stages, each configuration trained by
+from 0.80x at vanilla's loss to 0.74x at 1.5x it. Five stages, each configuration trained by
 ``study.train.train`` with the task's defaults (milstein at 1e-2, 20 epochs), one thread:
 (1) constant weights 1.2-1.8 between those two front points, with 2 or 4 sampled points per
 solve, and two ramps up (the weight growing over training: fit first, then regularize), seeds

@@ -58,16 +58,10 @@ def _profile() -> Iterator[str]:
         # removed, on the condition rather than a fixed sleep.
         deadline = time.monotonic() + 30
         while True:
-            try:
-                shutil.rmtree(profile)
+            shutil.rmtree(profile, ignore_errors=True)
+            if not os.path.exists(profile) or time.monotonic() > deadline:
                 break
-            except FileNotFoundError:
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    shutil.rmtree(profile, ignore_errors=True)
-                    break
-                time.sleep(0.05)
+            time.sleep(0.05)
 
 
 def _start(command: list[str], **kwargs) -> subprocess.Popen:
