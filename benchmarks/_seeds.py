@@ -13,6 +13,12 @@ def label(name: str, options: dict) -> str:
     return name if not options else f"{name} ({', '.join(str(v) for v in options.values())})"
 
 
+def tolerance(value: float) -> str:
+    """A tolerance as the results write it: 1e-2, 5e-3."""
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
