@@ -16,7 +16,7 @@ tolerance (3e-3, 5e-3, 1e-2, 2e-2 and 3e-2) trains and predicts at that toleranc
 local at its default (1.5, one sampled point), local with 2 sampled points at 1.2, 2.4, 3.0 and
 3.6, and global error at its default (0.1); seeds 0-2, the task's other defaults (20 epochs),
 ``study.train.train`` on one thread. Stage ``replicate`` trains vanilla and the two local
-configurations that met the target at 3e-3 on fresh seeds 3-5.
+configurations that met the target at 3e-3, and the two at 5e-3, on fresh seeds 3-5.
 Ratios are to vanilla of the same seed and tolerance; prediction NFE cold (the solver's own first
 step) and warm-started. A last table puts every configuration of every tolerance on one front of
 mean NFE against mean test loss. Runs are appended as they finish and a rerun trains only what is
@@ -42,8 +42,11 @@ TOLERANCES = (3e-3, 5e-3, 1e-2, 2e-2, 3e-2)
 METHODS = ([("none", {}), ("local", {"weight": 1.5})]
            + [("local", {"weight": weight, "samples": 2}) for weight in (1.2, 2.4, 3.0, 3.6)]
            + [("global-error", {"weight": 0.1})])
-REPLICATE = (3e-3, [("none", {}), ("local", {"weight": 1.5}),
-                    ("local", {"weight": 1.2, "samples": 2})])
+# the local configurations that met the target on seeds 0-2, with vanilla, on seeds 3-5
+REPLICATE = {3e-3: [("none", {}), ("local", {"weight": 1.5}),
+                    ("local", {"weight": 1.2, "samples": 2})],
+             5e-3: [("none", {}), ("local", {"weight": 3.0, "samples": 2}),
+                    ("local", {"weight": 3.6, "samples": 2})]}
 
 
 def config(tolerance: float, seed: int, name: str, options: dict) -> dict:
@@ -53,8 +56,8 @@ def config(tolerance: float, seed: int, name: str, options: dict) -> dict:
 
 def planned(tolerances: tuple[float, ...], stage: str) -> list[dict]:
     if stage == "replicate":
-        tolerance, methods = REPLICATE
         return [config(tolerance, seed, name, options)
+                for tolerance, methods in REPLICATE.items() if tolerance in tolerances
                 for seed in (3, 4, 5) for name, options in methods]
     return [config(tolerance, seed, name, options)
             for tolerance in tolerances for seed in (0, 1, 2) for name, options in METHODS]
@@ -124,13 +127,17 @@ def report(rows: list[dict]) -> list[str]:
         lines += table
         verdicts += [f"{label} at {written(tolerance)} (worst seed {worst:.3f}x at {loss:.2f}x "
                      "vanilla's mean loss)" for label, worst, loss in met]
-    table, met = _table(rows, REPLICATE[0], (3, 4, 5))
-    lines += table
-    replicated = [f"{label} (worst seed {worst:.3f}x at {loss:.2f}x)" for label, worst, loss in met]
+    replicated, fresh = [], False
+    for tolerance in REPLICATE:
+        table, met = _table(rows, tolerance, (3, 4, 5))
+        lines += table
+        fresh |= bool(table)
+        replicated += [f"{label} at {written(tolerance)} (worst seed {worst:.3f}x at {loss:.2f}x)"
+                       for label, worst, loss in met]
     lines += ["Met on seeds 0-2 by: " + ("; ".join(verdicts) if verdicts else "no configuration")
               + ".", ""]
-    if table:
-        lines += [f"Met again on fresh seeds 3-5 at {written(REPLICATE[0])} by: "
+    if fresh:
+        lines += ["Met again on fresh seeds 3-5 by: "
                   + ("; ".join(replicated) if replicated else "no configuration") + ".", ""]
     return [*lines, *across(rows), "## What it shows", "", VERDICT]
 
@@ -177,8 +184,11 @@ VERDICT = """- **The tighter the tolerance, the better local trades against vani
 - **It does not replicate on fresh seeds.** At 3e-3 on seeds 3-5 the same two configurations reach
   0.58 / 0.82 / 0.81x (1.2, 2 sampled, at 0.95x vanilla's mean loss) and 0.59 / 0.89 / 0.75x (1.5,
   at 1.35x): over six seeds local 1.2 with 2 sampled points is at 0.57-0.82x of vanilla at 3e-3.
-  The target, as a worst case over seeds, is met on one set of three seeds and not on the next, so
-  it is not met reliably at any tolerance measured here.
+  At 5e-3, 3.0 and 3.6 with 2 sampled points keep the ratio on seeds 3-5 (worst 0.62x and 0.60x)
+  but lose the fit (8.9x and 5.7x vanilla's mean loss; under 3.0 seed 5 ends at 0.47): seeds 0-2
+  met there inside a spread widened by vanilla's poor seed 0. The target, as a worst case over
+  seeds, is met on one set of three seeds and not on the next, so it is not met reliably at any
+  tolerance measured here.
 - **Across tolerances the tolerance is the stronger knob on this task.** Vanilla's loss is
   0.0134-0.0199 at every tolerance from 3e-3 to 3e-2 (within its seed spread: the moment MSE does
   not need the solver's accuracy at 1e-2 or tighter), so vanilla at 3e-2 (151.5 NFE, mean loss
@@ -197,7 +207,7 @@ def main() -> None:
                         help="train only this tolerance (repeatable), appended")
     parser.add_argument("--stage", choices=("tolerances", "replicate"), default="tolerances",
                         help="the tolerances on seeds 0-2, or the configurations that met the "
-                             "target at 3e-3 on seeds 3-5 (appended)")
+                             "target at 3e-3 and 5e-3 on seeds 3-5 (appended)")
     args = parser.parse_args()
     if args.tolerance and any(t not in TOLERANCES for t in args.tolerance):
         parser.error(f"--tolerance: one of {', '.join(written(t) for t in TOLERANCES)}")
