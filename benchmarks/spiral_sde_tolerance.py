@@ -175,7 +175,8 @@ VERDICT = """- **The tighter the tolerance, the better local trades against vani
   and 0.89x (2e-2) through 0.85x (the task's 1e-2) and 0.79x (5e-3) to 0.72x at 3e-3, where its
   mean loss is vanilla's (0.99x). `spiral-sde-floor-3e-3.md` says why: vanilla's drift alone needs
   1.6-1.7x the steps it needs at 1e-2, but what its learned diffusion adds beyond them grows 3.9x
-  on seed 0, and the regularizers remove that share.
+  on seed 0, and the regularizers remove that share (on seeds 0-3; on seeds 4-5 local leaves
+  it, the floor page's last rows).
 - **On seeds 0-2 the target is met at 3e-3** by local 1.2 with 2 sampled points (0.72 / 0.60 /
   0.57x at 0.99x vanilla's mean loss) and by local's default 1.5 (0.73 / 0.56 / 0.58x at 1.22x),
   and at 5e-3 by 3.0 and 3.6 with 2 sampled points (worst seed 0.75x and 0.66x, at 1.38x and
