@@ -22,9 +22,9 @@ samples), global-error at its default (0.1), and the two penalties on the drift'
 ``spiral_sde_schedules.py``'s stage 5 (added to local at 0.8, and alone at 3.0), seeds 0-2, each
 trained by ``study.train.train`` with the task's defaults (20 epochs), one thread. Writes
 ``benchmarks/results/spiral-sde-floor.json`` and ``spiral-sde-floor.md``. With ``--tolerance 3e-3``
-(where ``spiral_sde_tolerance.py`` found the target met): vanilla, local at its default (1.5) and
-at 1.2 with 2 sampled points, and global error at its default, trained, predicted and split at
-3e-3, on seeds 0-5 (those ``spiral_sde_tolerance.py`` trained at 3e-3), into
+(where ``spiral_sde_tolerance.py`` found the target met on seeds 0-2): vanilla, local at its
+default (1.5) and at 1.2 with 2 sampled points, and global error at its default, trained,
+predicted and split at 3e-3, on seeds 0-5 (those ``spiral_sde_tolerance.py`` trained at 3e-3), into
 ``spiral-sde-floor-3e-3.json`` and ``.md``.
 """
 

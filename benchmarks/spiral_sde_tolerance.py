@@ -70,6 +70,17 @@ def _label(name: str, options: dict) -> str:
     return f"{name} {options['weight']:g}" + (f", {samples} sampled" if samples > 1 else "")
 
 
+def _grouped(rows: list[dict], seeds: tuple[int, ...]) -> dict[str, dict[int, dict]]:
+    """The runs of ``seeds``, by their configuration without the seed (JSON, in first-run order),
+    then by seed."""
+    groups: dict[str, dict[int, dict]] = {}
+    for r in rows:
+        if r["config"]["seed"] in seeds:
+            key = json.dumps({k: v for k, v in r["config"].items() if k != "seed"})
+            groups.setdefault(key, {})[r["config"]["seed"]] = r
+    return groups
+
+
 def _table(rows: list[dict], tolerance: float, seeds: tuple[int, ...]) -> tuple[list[str], list]:
     at = [r for r in rows if r["config"]["rtol"] == tolerance and r["config"]["seed"] in seeds]
     vanilla = {r["config"]["seed"]: r for r in at if r["config"]["regularizer"] == "none"}
@@ -85,18 +96,11 @@ def _table(rows: list[dict], tolerance: float, seeds: tuple[int, ...]) -> tuple[
              "NFE ratio per seed, cold / warm | worst cold | target |",
              "|---|---|---:|---:|---|---:|---|"]
     met = []
-    keys = []
-    for r in at:
-        key = json.dumps({k: v for k, v in r["config"].items() if k != "seed"})
-        if r["config"]["regularizer"] != "none" and key not in keys:
-            keys.append(key)
-    for key in keys:
+    for key, runs in _grouped(at, seeds).items():
         options = json.loads(key)
-        runs = {r["config"]["seed"]: r for r in at
-                if json.dumps({k: v for k, v in r["config"].items() if k != "seed"}) == key}
-        if set(runs) != set(seeds):
-            continue
         name = options.pop("regularizer")
+        if name == "none" or set(runs) != set(seeds):
+            continue
         for k in ("task", "device", "rtol", "atol"):
             options.pop(k)
         ratios = [(runs[s]["predict_nfe"] / vanilla[s]["predict_nfe"],
@@ -145,18 +149,13 @@ def report(rows: list[dict]) -> list[str]:
 def across(rows: list[dict]) -> list[str]:
     """Every configuration of seeds 0-2 at every tolerance by mean prediction NFE, and which are
     on the front of mean NFE against mean test loss (no other is cheaper and fits better)."""
-    groups: dict[str, list[dict]] = {}
-    for r in rows:
-        if r["config"]["seed"] in (0, 1, 2):
-            key = json.dumps({k: v for k, v in r["config"].items() if k != "seed"})
-            groups.setdefault(key, []).append(r)
     points = []
-    for key, runs in groups.items():
+    for key, runs in _grouped(rows, (0, 1, 2)).items():
         if len(runs) == 3:
             options = json.loads(key)
             name, tolerance = options.pop("regularizer"), options.pop("rtol")
-            points.append((statistics.fmean(r["predict_nfe"] for r in runs),
-                           statistics.fmean(r["test_loss"] for r in runs),
+            points.append((statistics.fmean(r["predict_nfe"] for r in runs.values()),
+                           statistics.fmean(r["test_loss"] for r in runs.values()),
                            f"{_label(name, options)} at {written(tolerance)}"))
     lines = ["## Across tolerances", "",
              "Every configuration above by its mean prediction NFE (cold) over seeds 0-2; on the "
