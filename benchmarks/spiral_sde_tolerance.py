@@ -254,9 +254,11 @@ VERDICT = """- **The tighter the tolerance, the better local trades against vani
   is just past the spread's end (0.02056). Chosen on those six seeds, 1.65 was then trained on
   **fresh seeds 6-8** beside vanilla (`--stage confirm`): 0.58 / 0.51 / 0.61x at 0.89x vanilla's
   mean loss, met. Over all nine seeds: 0.51-0.74x of vanilla's prediction NFE (426 against
-  700 on average) at 1.05x its mean loss, training in 0.36-0.75x vanilla's time. The margin is
-  thin where vanilla's diffusion adds least: on seeds 4-5 the cold ratio is 0.74x, and the
-  warm-started one on seed 4 is 0.77x.
+  700 on average) at 1.05x its mean loss. Its training time is 0.71 / 0.36 / 0.75x vanilla's on
+  seeds 6-8, which ran beside vanilla in one process (seeds 0-5's vanilla ran in earlier
+  sessions under other load, so no time ratio is given there). The margin is thin where
+  vanilla's diffusion adds least: on seeds 4-5 the cold ratio is 0.74x, and the warm-started one
+  on seed 4 is 0.77x.
 - **Across tolerances the tolerance is the stronger knob on this task.** Vanilla's loss is
   0.0134-0.0199 at every tolerance from 3e-3 to 3e-2 over seeds 0-2, and over six seeds
   (`--stage vanilla`) 0.0151 ± 0.0043 at 3e-2 against 0.0168 ± 0.0043 at 1e-2 and 0.0160 ±
